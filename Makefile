@@ -1,0 +1,56 @@
+# rlvr — every target installs what it needs first (see `setup`).
+SHELL := /bin/bash
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+RLVR    := .venv/bin/rlvr
+LAKE    ?= lake
+STAMP   := .venv/.rlvr-setup
+
+.PHONY: setup demo test test-slow lint format bench serve doctor clean
+
+setup: $(STAMP)
+
+# torch goes in first, from the CPU wheel on local disk, and stays pinned by constraints.txt so that
+# no later package pulls a multi-GB CUDA build. bubblewrap is the default sandbox backend.
+$(STAMP): pyproject.toml constraints.txt
+	@if [ "$$(id -u)" = 0 ] && ! command -v bwrap >/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "warning: could not install bubblewrap"; fi
+	@if [ "$$(id -u)" = 0 ] && ! command -v g++ >/dev/null; then \
+	  apt-get install -y -qq g++ >/dev/null 2>&1 || echo "warning: could not install g++"; fi
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e '.[train,dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m engine.demo --lake $(LAKE)
+
+test: setup
+	$(PY) -m pytest -n 2 -m "not slow"
+
+test-slow: setup
+	$(PY) -m pytest -n 2 -m slow
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+# Benchmarks need the bench extra (Math-Verify, the anchor) on top of setup.
+bench: setup
+	$(PIP) install -q -c constraints.txt -e '.[bench]'
+	$(PY) benchmarks/lake_bench.py
+	$(PY) benchmarks/math_bench.py
+	$(PY) benchmarks/sandbox_bench.py
+	$(PY) benchmarks/code_bench.py
+
+serve: setup
+	.venv/bin/rlvr-sandbox serve
+
+doctor: setup
+	.venv/bin/rlvr-sandbox doctor
+
+clean:
+	rm -rf .venv .pytest_cache .ruff_cache .hypothesis build *.egg-info

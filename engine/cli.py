@@ -1,0 +1,50 @@
+"""`rlvr`: the command line of the data engine.
+
+The CLI only parses options, calls the library and prints (STYLE.md §8). Commands live in small
+modules, each with a ``register(app)``; this module assembles them and turns user mistakes into
+``error: <what> — <how to fix>`` with exit code 2 (tracebacks only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from engine.errors import UserError
+
+app = typer.Typer(
+    name="rlvr",
+    help="Data engine and verifier service for reasoning data (DeepSeek-R1 style).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    # Each module adds its commands; keep this list explicit (no discovery magic).
+    from engine import cli_judge, cli_lake, cli_prompts, cli_verify
+
+    for module in (cli_lake, cli_prompts, cli_verify, cli_judge):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `rlvr` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("RLVR_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=True)
+    except UserError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""What the sandbox runs and what it reports: jobs, runs, limits, results.
+
+A *job* is a language, source files, an optional compile step (taken from the language registry)
+and one or more *runs* (stdin, args, extra files). The job is compiled once, in its own jail; each
+run then executes in a fresh jail with the compiled artifact bound read-only.
+
+Every limit carries its unit in its name; what happens when it is hit:
+
+==================  ===========================================================================
+limit               when hit
+==================  ===========================================================================
+cpu_s               the process tree is killed (SIGKILL); status ``time_limit``
+wall_s              backstop for sleeping/blocked programs: killed; status ``time_limit``
+memory_mb           allocation fails or the tree is OOM-killed; status ``memory_limit``
+processes           fork/clone fails with EAGAIN inside the jail (the program usually crashes)
+output_bytes        per stream; the program is killed once stdout or stderr exceeds it; status
+                    ``output_limit``; what was read so far is kept and flagged truncated
+file_size_bytes     a write past it fails (SIGXFSZ / EFBIG)
+open_files          open() fails with EMFILE
+workdir_mb          the work dir (a tmpfs) is full: writes fail with ENOSPC
+==================  ===========================================================================
+
+>>> job = Job(language="python", files={"main.py": "print(input())"}, runs=(Run(stdin="hi\\n"),))
+>>> job.limits.cpu_s
+2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, get_args
+
+__all__ = ["RUN_STATUSES", "Job", "JobResult", "Limits", "Run", "RunResult", "RunStatus"]
+
+RunStatus = Literal[
+    "ok",
+    "time_limit",
+    "memory_limit",
+    "output_limit",
+    "runtime_error",
+    "compile_error",
+    "sandbox_error",
+]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Resource limits for one run (or for the compile step)."""
+
+    cpu_s: float = 2.0
+    wall_s: float | None = None  # None: 2 * cpu_s + 1
+    memory_mb: int = 512
+    processes: int = 64
+    output_bytes: int = 8 << 20
+    file_size_bytes: int = 16 << 20
+    open_files: int = 256
+    workdir_mb: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("cpu_s", "memory_mb", "processes", "output_bytes", "file_size_bytes",
+                     "open_files", "workdir_mb"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"Limits.{name}={value!r}: must be > 0")
+        if self.wall_s is not None and not self.wall_s > 0:
+            raise ValueError(f"Limits.wall_s={self.wall_s!r}: must be > 0 or None")
+
+    @property
+    def effective_wall_s(self) -> float:
+        return self.wall_s if self.wall_s is not None else 2 * self.cpu_s + 1
+
+    def replace(self, **changes: Any) -> Limits:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Run:
+    """One execution of the job's program.
+
+    stdin: bytes or text fed on standard input.
+    args: extra command-line arguments.
+    files: extra files placed in the work dir before the run (name -> content).
+    collect: names of work-dir files whose content is returned after the run (capped at
+        ``output_bytes`` each), for harnesses that report through a file instead of stdout.
+    limits: overrides the job's limits for this run.
+    """
+
+    stdin: bytes | str = b""
+    args: tuple[str, ...] = ()
+    files: Mapping[str, bytes | str] = field(default_factory=dict)
+    collect: tuple[str, ...] = ()
+    limits: Limits | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Job:
+    """A program and the runs to make of it.
+
+    language: a key of the language registry (``python``, ``cpp``, ``c``).
+    files: source files (name -> content); ``main`` names the entry file (default: the first).
+    runs: the executions; a job with no runs only compiles.
+    limits: default limits for each run; ``compile_limits`` for the compile step.
+    """
+
+    language: str
+    files: Mapping[str, bytes | str]
+    runs: tuple[Run, ...] = ()
+    main: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    compile_limits: Limits | None = None
+
+    @property
+    def main_file(self) -> str:
+        if self.main is not None:
+            return self.main
+        if not self.files:
+            raise ValueError("Job.files is empty: a job needs at least one source file")
+        return next(iter(self.files))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    """What happened in one run (or in the compile step).
+
+    exit_code is None when the process was killed by a signal (then `signal` is set).
+    memory_mb is the peak resident memory of the process tree, as the backend could measure it.
+    files holds the contents of the run's ``collect`` files that existed after the run.
+    message explains ``sandbox_error`` and ``compile_error`` in words.
+    """
+
+    status: RunStatus
+    exit_code: int | None = None
+    signal: int | None = None
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    memory_mb: float = 0.0
+    stdout: bytes = b""
+    stderr: bytes = b""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stdout"] = self.stdout.decode("utf-8", "replace")
+        d["stderr"] = self.stderr.decode("utf-8", "replace")
+        d["files"] = {k: v.decode("utf-8", "replace") for k, v in self.files.items()}
+        return d
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobResult:
+    """A compile result (None for interpreted languages) and one RunResult per run made.
+
+    When the compile step fails, ``runs`` is empty. When a ``stop`` callback ends the job early,
+    ``runs`` holds only the runs made.
+    """
+
+    compile: RunResult | None
+    runs: tuple[RunResult, ...]
+    backend: str = ""
+    enforcement: Mapping[str, str] = field(default_factory=dict)  # e.g. {"memory": "cgroup"}
+
+    @property
+    def compiled(self) -> bool:
+        return self.compile is None or self.compile.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "compile": self.compile.to_dict() if self.compile else None,
+            "runs": [r.to_dict() for r in self.runs],
+            "backend": self.backend,
+            "enforcement": dict(self.enforcement),
+        }

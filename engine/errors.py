@@ -27,8 +27,14 @@ class UserError(RlvrError):
 class InputError(UserError):
     """A bad input file, with where: ``InputError("missing field", path=p, line=3, field="problem")``."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.path, self.line, self.field = path, line, field
         where = ":".join(str(x) for x in (path, line) if x is not None)
         parts = [p for p in (where, f"field {field!r}" if field else None) if p]

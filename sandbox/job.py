@@ -59,8 +59,15 @@ class Limits:
     workdir_mb: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("cpu_s", "memory_mb", "processes", "output_bytes", "file_size_bytes",
-                     "open_files", "workdir_mb"):
+        for name in (
+            "cpu_s",
+            "memory_mb",
+            "processes",
+            "output_bytes",
+            "file_size_bytes",
+            "open_files",
+            "workdir_mb",
+        ):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"Limits.{name}={value!r}: must be > 0")

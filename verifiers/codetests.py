@@ -123,7 +123,9 @@ class CodeTests:
             raise TestSchemaError(f"tests: expected a JSON object, got {type(d).__name__}")
         version = d.get("version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
-            raise TestSchemaError(f"tests.version={version!r}: this rlvr reads version {SCHEMA_VERSION}")
+            raise TestSchemaError(
+                f"tests.version={version!r}: this rlvr reads version {SCHEMA_VERSION}"
+            )
         kind = d.get("kind")
         raw_cases = d.get("cases") or []
         if not isinstance(raw_cases, list):

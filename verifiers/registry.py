@@ -6,7 +6,7 @@ That one signature lets the engine score any rollout against its prompt without 
 verifier family it is. Modules load lazily so that ``rlvr sql`` never imports sympy.
 
 >>> sorted(names())[:2]
-['code', 'math']
+['code', 'format']
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ PromptScorer = Callable[..., Verdict]
 REGISTRY: dict[str, str] = {
     "math": "verifiers.math:score_prompt",
     "code": "verifiers.code:score_prompt",
+    "format": "verifiers.format:score_prompt",
+    "language": "verifiers.language:score_prompt",
 }
 
 
@@ -37,7 +39,9 @@ def get(name: str) -> PromptScorer:
     try:
         target = REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown verifier {name!r}: known verifiers are {', '.join(REGISTRY)}") from None
+        raise KeyError(
+            f"unknown verifier {name!r}: known verifiers are {', '.join(REGISTRY)}"
+        ) from None
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -44,7 +44,9 @@ class Verdict:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"Verdict.status={self.status!r}: must be one of {', '.join(STATUSES)}")
+            raise ValueError(
+                f"Verdict.status={self.status!r}: must be one of {', '.join(STATUSES)}"
+            )
 
     @property
     def ok(self) -> bool:

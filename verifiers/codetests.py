@@ -127,6 +127,8 @@ class CodeTests:
                 f"tests.version={version!r}: this rlvr reads version {SCHEMA_VERSION}"
             )
         kind = d.get("kind")
+        if kind not in ("stdio", "function"):
+            raise TestSchemaError(f"tests.kind={kind!r}: must be 'stdio' or 'function'")
         raw_cases = d.get("cases") or []
         if not isinstance(raw_cases, list):
             raise TestSchemaError("tests.cases: expected a list")

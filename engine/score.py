@@ -1,0 +1,187 @@
+"""Scoring: judge the rollouts in a lake with the registered verifiers and write their verdicts.
+
+Each rollout is judged against its prompt by the verifiers of its task (``math`` for math prompts,
+``code`` for code prompts) plus any extra ones asked for (``format``, ``language``). The job is
+resumable: a (rollout, verifier) pair that already has a verdict is skipped, so re-running after a
+crash judges only what is missing. Verdicts are written in batches, so a crash loses at most the
+batch in flight. One item's failure never stops the batch (STYLE.md §10): an exception inside a
+verifier becomes an ``error`` verdict with reward None, a fault of ours and never a wrong answer.
+
+>>> DEFAULT_VERIFIERS["math"]
+('math',)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.errors import UserError
+from engine.lake import Lake
+from verifiers import registry
+from verifiers.verdict import Verdict
+
+__all__ = ["DEFAULT_VERIFIERS", "ScoreConfig", "ScoreSummary", "score_rollouts"]
+
+DEFAULT_VERIFIERS: dict[str, tuple[str, ...]] = {
+    "math": ("math",),
+    "code": ("code",),
+    "general": (),
+}
+_PROMPT_COLUMNS = ["prompt_id", "dataset", "task", "problem", "answer", "tests", "meta"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig:
+    """What to judge and how.
+
+    verifiers: task -> verifier names run on every rollout of that task.
+    extra: verifier names run on every rollout whatever its task (e.g. ``("format",)``).
+    options: verifier name -> keyword options passed to its scorer.
+    workers: threads judging at once (verifiers bound their own time in processes or the sandbox).
+    batch_rows: verdicts per written file.
+    """
+
+    verifiers: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_VERIFIERS)
+    )
+    extra: tuple[str, ...] = ()
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    workers: int = max(2, os.cpu_count() or 2)
+    batch_rows: int = 256
+
+    def __post_init__(self) -> None:
+        known = set(registry.names())
+        for name in [n for names in self.verifiers.values() for n in names] + list(self.extra):
+            if name not in known:
+                raise UserError(
+                    f"unknown verifier {name!r} — known verifiers: {', '.join(sorted(known))}"
+                )
+        if self.workers < 1 or self.batch_rows < 1:
+            raise UserError(
+                f"workers={self.workers}, batch_rows={self.batch_rows}: both must be ≥ 1"
+            )
+
+    def for_task(self, task: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.verifiers.get(task, ()), *self.extra)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreSummary:
+    run_id: str
+    judged: int
+    skipped: int
+    by_status: dict[tuple[str, str], int]  # (verifier, status) -> count
+    seconds: float
+
+
+def _work(lake: Lake, runs: Sequence[str] | None, config: ScoreConfig) -> tuple[list[tuple], int]:
+    """(verifier, rollout row, prompt row) triples still to judge, and how many were skipped."""
+    rollouts = lake.scan("rollouts").select("rollout_id", "run_id", "prompt_id", "completion")
+    if runs:
+        rollouts = rollouts.filter(pl.col("run_id").is_in(list(runs)))
+    joined = rollouts.join(lake.scan("prompts").select(_PROMPT_COLUMNS), on="prompt_id", how="left")
+    done = lake.existing_ids("verdicts")
+    work, skipped = [], 0
+    for row in joined.collect().iter_rows(named=True):
+        prompt = {k: row[k] for k in _PROMPT_COLUMNS}
+        if row["task"] is None:
+            raise UserError(
+                f"rollout {row['rollout_id']}: its prompt {row['prompt_id']} is not in the lake — import the prompts first"
+            )
+        for name in config.for_task(row["task"]):
+            if (row["rollout_id"], name) in done:
+                skipped += 1
+            else:
+                work.append((name, row, prompt))
+    return work, skipped
+
+
+def _judge(item: tuple, config: ScoreConfig) -> dict[str, Any]:
+    name, row, prompt = item
+    start = time.perf_counter()
+    try:
+        verdict = registry.score(name, prompt, row["completion"], **config.options.get(name, {}))
+    except Exception as exc:  # a verifier bug is our fault: record it, never score it as wrong
+        verdict = Verdict(
+            status="error",
+            reward=None,
+            detail={"error": f"{type(exc).__name__}: {exc}"},
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+            verifier=name,
+        )
+    return {
+        "rollout_id": row["rollout_id"],
+        "verifier": name,
+        "verifier_version": verdict.verifier_version or None,
+        "status": verdict.status,
+        "reward": verdict.reward,
+        "extracted": verdict.extracted,
+        "detail": json.dumps(verdict.detail, ensure_ascii=False, default=str),
+        "elapsed_ms": verdict.elapsed_ms,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def score_rollouts(
+    lake: Lake,
+    *,
+    runs: Sequence[str] | None = None,
+    config: ScoreConfig | None = None,
+    progress: bool = False,
+) -> ScoreSummary:
+    """Judge every rollout (of `runs`, or all) that lacks a verdict; record a ``verify`` run."""
+    config = config or ScoreConfig()
+    work, skipped = _work(lake, runs, config)
+    params = {
+        "runs": list(runs or []),
+        "verifiers": dict(config.verifiers),
+        "extra": list(config.extra),
+    }
+    counts: Counter[tuple[str, str]] = Counter()
+    start = time.perf_counter()
+    columns = [
+        TextColumn("judging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    ]
+    with (
+        lake.run("verify", params=params) as run_id,
+        Progress(*columns, disable=not progress) as bar,
+        ThreadPoolExecutor(config.workers) as pool,
+    ):
+        task = bar.add_task("judge", total=len(work), rate="")
+        for batch in _batches(work, config.batch_rows):
+            rows = list(pool.map(lambda item: _judge(item, config), batch))
+            lake.append("verdicts", rows, run_id=run_id)
+            counts.update((r["verifier"], r["status"]) for r in rows)
+            done = sum(counts.values())
+            bar.update(
+                task,
+                advance=len(rows),
+                rate=f"{done / (time.perf_counter() - start):.1f} verdicts/s",
+            )
+    return ScoreSummary(
+        run_id=run_id,
+        judged=sum(counts.values()),
+        skipped=skipped,
+        by_status=dict(counts),
+        seconds=time.perf_counter() - start,
+    )

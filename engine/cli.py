@@ -25,9 +25,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each module adds its commands; keep this list explicit (no discovery magic).
-    from engine import cli_judge, cli_lake, cli_prompts, cli_verify
+    from engine import cli_judge, cli_lake, cli_prompts, cli_score, cli_verify
 
-    for module in (cli_lake, cli_prompts, cli_verify, cli_judge):
+    for module in (cli_lake, cli_prompts, cli_score, cli_verify, cli_judge):
         module.register(app)
 
 

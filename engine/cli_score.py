@@ -1,0 +1,54 @@
+"""`rlvr verify`: judge the rollouts in the lake and write verdicts (thin over engine.score)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli_lake import LakeOption
+from engine.lake import Lake
+from engine.score import DEFAULT_VERIFIERS, ScoreConfig, score_rollouts
+
+__all__ = ["register"]
+
+
+def verify(
+    run: Annotated[
+        list[str] | None,
+        typer.Option("--run", help="Judge this run's rollouts (repeatable; default all)."),
+    ] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--verifier", help="Extra verifier for every rollout, e.g. format, language."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Rollouts judged at once.", min=1)
+    ] = ScoreConfig().workers,
+    lake: LakeOption = None,
+) -> None:
+    """Judge every rollout that has no verdict yet: math prompts with `math`, code prompts with `code`.
+
+    Resumable: what already has a verdict is skipped.
+
+    Example: rlvr verify --run recorded-qwen25-math-cot-100 --verifier format
+    """
+    config = ScoreConfig(
+        verifiers=dict(DEFAULT_VERIFIERS), extra=tuple(extra or ()), workers=workers
+    )
+    summary = score_rollouts(Lake.open(lake), runs=run, config=config, progress=True)
+    console = Console()
+    console.print(f"run {summary.run_id}: {summary.judged} verdicts in {summary.seconds:.1f} s, "
+                  f"{summary.skipped} already judged")  # fmt: skip
+    table = Table()
+    for column in ("verifier", "status", "count"):
+        table.add_column(column)
+    for (name, status), count in sorted(summary.by_status.items()):
+        table.add_row(name, status, str(count))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)

@@ -1,0 +1,134 @@
+"""DuckDB over the lake: one view per table, one row per id, and macros for RL metrics.
+
+Views read an explicit list of validated files (:meth:`engine.lake.Lake.files`), never a raw
+glob, so temp files of running or killed writers and truncated files are invisible. A connection
+snapshots that list when it opens: reconnect to see later appends or a compact. Every view has
+its table's columns even when the table has no files yet.
+
+Macros and views:
+
+- ``pass_at_k(n, c, k)``: the unbiased estimator of Chen et al. 2021 (HumanEval paper, §2.1),
+  ``1 - C(n-c, k) / C(n, k)``, computed as ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` so it neither
+  overflows nor cancels at n = 1000. It is 1.0 when ``n - c < k`` (every draw of k holds a correct
+  sample) and NULL when it is undefined: ``k > n``, ``k < 1``, ``c`` outside ``[0, n]`` or any
+  NULL argument. NULL, not an error, so one prompt with too few samples does not abort a query;
+  ``avg()`` skips it, so compare ``count(pass_at_k(n, c, k))`` with ``count(*)``.
+- ``prompt_scores``: per run, prompt and verifier, ``n`` rollouts judged, ``c`` correct,
+  ``judged`` (non-NULL rewards) and ``mean_reward``, the input of pass@k.
+
+>>> import tempfile
+>>> from engine.lake import Lake
+>>> con = connect(Lake.open(tempfile.mkdtemp()))
+>>> con.execute("SELECT pass_at_k(16, 4, 1), pass_at_k(16, 0, 8), pass_at_k(16, 12, 8)").fetchone()
+(0.25, 0.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from engine.schema import SCHEMAS, id_columns
+
+if TYPE_CHECKING:
+    from engine.lake import Lake
+
+__all__ = ["MACROS", "RUNS_SQL", "STATS_SQL", "VIEWS", "connect"]
+
+MACROS = {
+    "pass_at_k": """
+        CREATE MACRO pass_at_k(n, c, k) AS CASE
+            WHEN n IS NULL OR c IS NULL OR k IS NULL THEN NULL
+            WHEN k < 1 OR k > n OR c < 0 OR c > n THEN NULL
+            WHEN c = 0 THEN 0.0
+            WHEN n - c < k THEN 1.0
+            ELSE 1.0 - list_product(list_transform(range(n - c + 1, n + 1), lambda i: 1.0 - k / i))
+        END""",
+}
+
+VIEWS = {
+    "prompt_scores": """
+        CREATE VIEW prompt_scores AS
+        SELECT r.run_id, r.prompt_id, v.verifier,
+               count(*) AS n,
+               count(*) FILTER (WHERE v.status = 'correct') AS c,
+               count(v.reward) AS judged,
+               avg(v.reward) AS mean_reward
+        FROM rollouts AS r JOIN verdicts AS v USING (rollout_id)
+        GROUP BY ALL""",
+}
+
+# `rlvr runs`: the latest runs with what each wrote; the one parameter is the row limit.
+RUNS_SQL = """
+SELECT run.run_id, run.kind, run.status, run.model,
+       date_trunc('second', run.started_at) AS started_at,
+       round(epoch(coalesce(run.finished_at, now()) - run.started_at), 1) AS wall_s,
+       (SELECT count(*) FROM prompts AS p WHERE p.run_id = run.run_id) AS prompts,
+       (SELECT count(*) FROM rollouts AS r WHERE r.run_id = run.run_id) AS rollouts,
+       (SELECT count(*) FROM verdicts AS v WHERE v.run_id = run.run_id) AS verdicts
+FROM runs AS run ORDER BY run.started_at DESC LIMIT ?
+"""
+
+# `rlvr stats`: rows per table and dataset; rollouts and verdicts count under their prompt's.
+STATS_SQL = """
+SELECT 'prompts' AS "table", dataset, count(*) AS rows FROM prompts GROUP BY ALL
+UNION ALL
+SELECT 'rollouts', coalesce(p.dataset, '(unknown prompt)'), count(*)
+FROM rollouts AS r LEFT JOIN prompts AS p USING (prompt_id) GROUP BY ALL
+UNION ALL
+SELECT 'verdicts', coalesce(p.dataset, '(unknown prompt)'), count(*)
+FROM verdicts AS v LEFT JOIN rollouts AS r USING (rollout_id)
+     LEFT JOIN prompts AS p USING (prompt_id) GROUP BY ALL
+UNION ALL
+SELECT 'runs', NULL, count(*) FROM runs
+ORDER BY 1, 2
+"""
+
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection over ``lake``: table views, ``prompt_scores``, macros."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")  # timestamps print the same on every machine
+    con.execute("SET enable_progress_bar = false")  # it would land in csv/json output
+    for table in SCHEMAS:
+        con.execute(_table_view(table, [str(path) for path in lake.files(table)]))
+    for statement in (*MACROS.values(), *VIEWS.values()):
+        con.execute(statement)
+    return con
+
+
+def _table_view(table: str, files: list[str]) -> str:
+    """The view of one table: typed columns, one row per id, the latest ``created_at``."""
+    schema = SCHEMAS[table]
+    typed_empty = ", ".join(
+        f"CAST(NULL AS {_DUCKDB_TYPES[field.type]}) AS {field.name}" for field in schema
+    )
+    source = f"SELECT {typed_empty} WHERE false"
+    if files:
+        # UNION BY NAME with the typed empty row set: files written before a nullable column
+        # was added still give that column, as NULL.
+        listed = ", ".join(_quote(path) for path in files)
+        source = (
+            f"{source} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}], "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+    keys = ", ".join(id_columns(table))
+    columns = ", ".join(schema.names)
+    return (
+        f"CREATE VIEW {table} AS SELECT {columns} FROM ({source}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"
+    )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo test test-slow lint format bench serve doctor clean
+.PHONY: setup demo verify test test-slow lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(PY) -m engine.demo --lake $(LAKE)
+
+# Judge the rollouts in the lake that have no verdict yet (RUN=<run_id> to restrict).
+verify: setup
+	$(RLVR) verify --lake $(LAKE) $(if $(RUN),--run $(RUN))
 
 test: setup
 	$(PY) -m pytest -n 2 -m "not slow"
@@ -51,6 +55,10 @@ serve: setup
 
 doctor: setup
 	.venv/bin/rlvr-sandbox doctor
+
+# The docker backend's image, built from this host's python3 + gcc files (no registry pulls).
+sandbox-image:
+	bash docker/build_image.sh rlvr-sandbox:latest
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,322 @@
+"""The default backend: bubblewrap (Debian's ``bwrap``), namespaces + cgroups + rlimits.
+
+Each run is a fresh jail: new user, pid, net, ipc, uts, cgroup and mount namespaces; a read-only
+view of the runtime (/usr and the /lib, /bin links), a fresh ``/proc`` showing only the jail's
+processes (B8), a minimal ``/dev``, size-capped tmpfs ``/tmp`` and ``/dev/shm`` (A9, A16), the run's
+work dir at ``/work``; no /root, /home, project or caller files (B3); an empty environment plus an
+allowlist (B4); ``--new-session`` (no tty, B13), ``--die-with-parent``, nested user namespaces
+disabled. Outside, bwrap runs as a dedicated pool uid (never root: RLIMIT_NPROC binds, B6/B7).
+
+Start-up protocol (why: cgroup membership must be in place before untrusted code runs, and a
+``preexec_fn`` cannot join a cgroup once it has dropped to the pool uid):
+
+1. spawn bwrap as the pool uid, with rlimits set in the child before exec (`rlimit_setter`) and
+   ``--block-fd``: bwrap sets up the jail, then waits before forking the program;
+2. read ``child-pid`` from ``--json-status-fd`` and put that child (the jail's pid 1) in the run's
+   cgroup; everything it forks inherits the group;
+3. write one byte to the block fd; the program starts.
+
+bwrap writes ``{"exit-code": N}`` on the status fd only once the program was exec'd, so a failed
+mount or exec is a ``sandbox_error`` and can never be faked by a program printing ``bwrap: ...``.
+Teardown: when the program's main process exits, bwrap's pid-1 exits and the kernel kills every
+process left in the pid namespace (A17); on a limit we SIGKILL that pid-1 through a pidfd and sweep
+the cgroup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from functools import cache
+from pathlib import Path
+
+from sandbox import cgroups, seccomp
+from sandbox.backends.base import (
+    JAIL_UID,
+    ExecSpec,
+    classify,
+    own_process_count,
+    rlimit_setter,
+    rlimits,
+)
+from sandbox.job import RunResult
+from sandbox.supervise import supervise
+from sandbox.workdir import base_dir
+
+_RUNTIME_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+_ETC += ("/etc/localtime",)
+_SETUP_TIMEOUT_S = 10.0
+
+
+@cache
+def _static_etc() -> Path:
+    """Tiny passwd/group files so ``getpwuid(65534)`` works inside (Python's getpass, id)."""
+    etc = base_dir() / "etc"
+    etc.mkdir(mode=0o755, exist_ok=True)
+    for name, text in (
+        ("passwd", "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/bin/sh\n"),
+        ("group", "root:x:0:\nnogroup:x:65534:\n"),
+    ):
+        path = etc / name
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}")
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            tmp.replace(path)
+    return etc
+
+
+@cache
+def _seccomp_file() -> Path | None:
+    """The compiled filter, written once per process (bwrap reads it from an fd per run)."""
+    blob = seccomp.program()
+    if blob is None:
+        return None
+    path = base_dir() / f"seccomp-{hashlib.sha256(blob).hexdigest()[:16]}.bpf"
+    if not path.exists():  # content-addressed: shared by every process, written atomically
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(path)
+    return path
+
+
+@cache
+def _runtime_args() -> tuple[str, ...]:
+    args: list[str] = ["--ro-bind", "/usr", "/usr"]
+    for path in _RUNTIME_LINKS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _ETC:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    etc = _static_etc()
+    args += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
+    args += ["--ro-bind", str(etc / "group"), "/etc/group"]
+    return tuple(args)
+
+
+class BwrapBackend:
+    name = "bwrap"
+    private_workdir = True  # accepts ExecSpec.workdir None: a tmpfs made inside the jail
+
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary or shutil.which("bwrap") or "bwrap"
+
+    def unavailable(self) -> str | None:
+        return _probe(self.binary)
+
+    def enforcement(self) -> dict[str, str]:
+        layout = cgroups.probe()
+        kind = f"cgroup-v{layout.version}" if layout else "rlimit"
+        return {
+            "memory": kind,
+            "pids": kind,
+            "cpu": f"{kind}+rlimit" if layout and "cpu" in layout.bases else "rlimit+rusage",
+            "workdir": "tmpfs" if os.geteuid() == 0 else "rlimit-fsize",
+            "isolation": "namespaces(user,pid,net,ipc,uts,mount,cgroup)",
+            "syscalls": "seccomp deny-list"
+            if seccomp.program()
+            else "none (no filter for this arch)",
+        }
+
+    def argv(
+        self, spec: ExecSpec, *, status_fd: int, block_fd: int, seccomp_fd: int | None = None
+    ) -> list[str]:
+        lim = spec.limits
+        tmp_bytes = str(lim.workdir_mb << 20)
+        args = [self.binary, "--unshare-all", "--unshare-user", "--disable-userns"]
+        args += ["--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
+        args += _runtime_args()
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", tmp_bytes, "--tmpfs", "/dev/shm", "--size", tmp_bytes, "--tmpfs", "/tmp"]
+        if spec.workdir is None:
+            args += ["--size", tmp_bytes, "--tmpfs", "/work"]
+        else:
+            args += ["--bind", str(spec.workdir.path), "/work"]
+        for host, name in spec.binds:
+            args += ["--ro-bind", host, f"/work/{name}"]
+        args += ["--remount-ro", "/", "--chdir", "/work", "--clearenv"]
+        for key, value in spec.env.items():
+            args += ["--setenv", key, value]
+        args += ["--die-with-parent", "--new-session"]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
+        args += ["--json-status-fd", str(status_fd), "--block-fd", str(block_fd), "--", *spec.argv]
+        return args
+
+    def execute(self, spec: ExecSpec) -> RunResult:
+        layout = cgroups.probe()
+        group = None
+        if layout is not None:
+            procs = spec.limits.processes + 1  # + bwrap's pid 1 (its monitor stays outside)
+            group = cgroups.JobCgroup.create(
+                layout, memory_bytes=spec.limits.memory_mb << 20, pids=procs
+            )
+        try:
+            return self._execute(spec, group)
+        finally:
+            if group is not None:
+                cgroups.retire(group)
+
+    def _execute(self, spec: ExecSpec, group: cgroups.JobCgroup | None) -> RunResult:
+        status_r, status_w = os.pipe()
+        block_r, block_w = os.pipe()
+        filt = _seccomp_file()
+        seccomp_fd = os.open(filt, os.O_RDONLY | os.O_CLOEXEC) if filt is not None else None
+        fds = (status_w, block_r) if seccomp_fd is None else (status_w, block_r, seccomp_fd)
+        uid = spec.uid
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                self.argv(spec, status_fd=status_w, block_fd=block_r, seccomp_fd=seccomp_fd),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=fds,
+                env={},
+                cwd="/",
+                start_new_session=True,
+                preexec_fn=rlimit_setter(
+                    rlimits(
+                        spec.limits,
+                        memory_by_cgroup=group is not None,
+                        extra_procs=2 + (own_process_count() if spec.uid is None else 0),
+                    )
+                ),
+                **({"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}),
+            )
+        except OSError as exc:
+            for fd in (status_r, block_w, *fds):
+                os.close(fd)
+            return RunResult(status="sandbox_error", message=f"cannot start bwrap: {exc}")
+        for fd in fds:
+            os.close(fd)
+        status = bytearray()
+        child, pidfd = self._start(proc, status_r, status, group, spec, block_w)
+
+        def kill() -> None:
+            """SIGKILL the jail's pid 1: the kernel kills the whole pid namespace, and bwrap's
+            monitor (our child) reaps it and exits. Killing the monitor first would orphan
+            pid 1 to the host's init, whose zombie keeps counting against the pool uid."""
+            if pidfd is None:
+                escalate()
+                return
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+        def escalate() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            if group is not None:
+                group.kill()
+
+        if child is None:
+            kill()
+        cpu_probe = group.cpu_s if group is not None and "cpu" in group.dirs else None
+        seen = supervise(
+            proc,
+            stdin=spec.stdin if child is not None else b"",
+            limits=spec.limits,
+            started=started,
+            kill=kill,
+            escalate=escalate,
+            cpu_probe=cpu_probe,
+            extra_read={status_r: status},
+        )
+        os.close(status_r)
+        if pidfd is not None:
+            os.close(pidfd)
+        return self._result(spec, seen, status, group, child is None)
+
+    def _start(self, proc, status_r, status, group, spec, block_w):
+        """Steps 2-3 of the protocol; returns (child pid, pidfd) or (None, None) on failure."""
+        try:
+            doc = _read_first_json(status_r, status, time.monotonic() + _SETUP_TIMEOUT_S)
+            child = int(doc["child-pid"]) if doc else None
+            if child is None:
+                return None, None
+            pidfd = os.pidfd_open(child)
+            if group is not None:
+                group.add(child)
+            os.write(block_w, b"x")
+            return child, pidfd
+        except (OSError, ValueError, KeyError):
+            return None, None
+        finally:
+            os.close(block_w)
+
+    def _result(self, spec, seen, status: bytearray, group, setup_failed: bool) -> RunResult:
+        exit_code = None
+        for line in bytes(status).decode("utf-8", "replace").splitlines():
+            if '"exit-code"' in line:
+                exit_code = json.loads(line)["exit-code"]
+        if exit_code is not None and exit_code > 128 and seen.killed is None:
+            # bwrap reports a signal death as 128 + signo; restore it as a signal.
+            seen = dataclasses.replace(seen, wait_status=exit_code - 128)
+        elif seen.killed is not None:
+            seen = dataclasses.replace(seen, wait_status=signal.SIGKILL)
+        failed = None
+        if setup_failed or (exit_code is None and seen.killed is None):
+            failed = "bwrap could not set up the jail"
+        cpu = group.cpu_s() if group is not None else None
+        peak = group.memory_peak_bytes() if group is not None else None
+        files = {}
+        for name in spec.collect if spec.workdir is not None else ():
+            data = spec.workdir.read(name, cap_bytes=spec.limits.output_bytes)
+            if data is not None:
+                files[name] = data
+        return classify(
+            seen,
+            limits=spec.limits,
+            cpu_s=cpu if cpu is not None else seen.rusage_cpu_s,
+            memory_mb=(peak / 2**20) if peak is not None else seen.rusage_maxrss_mb,
+            oom_killed=group.oom_killed() if group is not None else False,
+            setup_failed=failed,
+            files=files,
+        )
+
+
+def _read_first_json(fd: int, buf: bytearray, deadline: float) -> dict | None:
+    """Read from bwrap's status fd until its first JSON document is complete (or EOF)."""
+    while True:
+        text = bytes(buf).decode("utf-8", "replace")
+        if "}" in text:
+            try:
+                return json.loads(text[: text.index("}") + 1])
+            except ValueError:
+                return None
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        buf += chunk
+
+
+@cache
+def _probe(binary: str) -> str | None:
+    """None when bwrap can build a jail here, else the reason and the fix."""
+    if shutil.which(binary) is None:
+        return "bwrap not found: install bubblewrap (apt-get install bubblewrap)"
+    cmd = [binary, "--unshare-all", "--unshare-user", *_runtime_args(), "--", "/bin/true"]
+    kwargs = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=20, env={}, cwd="/", **kwargs)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed to start: {exc}"
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip()
+        return f"bwrap cannot create namespaces here ({err}); enable unprivileged user namespaces"
+    return None

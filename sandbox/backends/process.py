@@ -1,0 +1,148 @@
+"""The fallback backend: rlimits, a dedicated uid and (where possible) ``unshare``. WEAKER.
+
+For machines without bubblewrap. What it does: the program runs in its own session as a pool uid
+(when we are root), with rlimits on CPU, data size, processes, file size and open files; if
+util-linux ``unshare`` can create namespaces here it also gets private pid, net, ipc, uts and mount
+namespaces (so the network and other processes are out of reach). What it does NOT do: hide the
+host filesystem (world-readable files are readable), cap memory with a cgroup, or sum CPU over
+threads. Every use logs a warning and ``enforcement["isolation"]`` says ``weak``.
+
+Teardown: the session's process group, and every process left with the run's pool uid, are
+killed when the main process exits (daemons that ``setsid`` leave the group but keep the uid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from functools import cache
+
+from sandbox.backends.base import ExecSpec, classify, own_process_count, rlimit_setter, rlimits
+from sandbox.job import RunResult
+from sandbox.supervise import supervise
+
+log = logging.getLogger("sandbox")
+_UNSHARE = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts"]
+
+
+@cache
+def _unshare_prefix() -> tuple[str, ...]:
+    """The ``unshare`` prefix that works here for a pool uid, or () when none does."""
+    binary = shutil.which("unshare")
+    if binary is None:
+        return ()
+    candidates = [(binary, "--user", "--map-current-user", *_UNSHARE)]
+    kwargs = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    for prefix in candidates:
+        try:
+            done = subprocess.run(
+                [*prefix, "--", "/bin/true"], capture_output=True, timeout=10, cwd="/", **kwargs
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return prefix
+    return ()
+
+
+def _kill_uid(uid: int | None) -> None:
+    """SIGKILL every process whose real uid is ``uid`` (a pool uid owned by this run only)."""
+    if uid is None:
+        return
+    for _ in range(3):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+            except (OSError, ValueError):
+                continue
+        if not found:
+            return
+        time.sleep(0.005)
+
+
+class ProcessBackend:
+    name = "process"
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def enforcement(self) -> dict[str, str]:
+        ns = "namespaces(pid,net,ipc,uts,mount)" if _unshare_prefix() else "none"
+        return {
+            "memory": "rlimit",
+            "pids": "rlimit",
+            "cpu": "rlimit",
+            "workdir": "rlimit-fsize",
+            "isolation": f"weak: {ns}; host filesystem visible",
+        }
+
+    private_workdir = False  # needs a host work dir in every ExecSpec
+
+    def execute(self, spec: ExecSpec) -> RunResult:
+        log.warning(
+            "sandbox backend 'process' is WEAKER than bwrap: the host filesystem is visible and "
+            "memory is capped by rlimits only; install bubblewrap for real isolation"
+        )
+        lim = spec.limits
+        argv = [*_unshare_prefix(), "--", *spec.argv] if _unshare_prefix() else list(spec.argv)
+        for host, name in spec.binds:  # no mount namespace of ours: symlink the sources in
+            link = spec.workdir.path / name
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(host, link)
+        uid = spec.uid
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(spec.env),
+                cwd=spec.workdir.path,
+                start_new_session=True,
+                preexec_fn=rlimit_setter(
+                    rlimits(
+                        lim,
+                        memory_by_cgroup=False,
+                        extra_procs=2 + (own_process_count() if spec.uid is None else 0),
+                    )
+                ),
+                **({"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}),
+            )
+        except OSError as exc:
+            return RunResult(status="sandbox_error", message=f"cannot start the program: {exc}")
+
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _kill_uid(uid)
+
+        seen = supervise(
+            proc, stdin=spec.stdin, limits=lim, started=started, kill=kill, on_exit=kill
+        )
+        _kill_uid(uid)
+        files = {}
+        for name in spec.collect:
+            data = spec.workdir.read(name, cap_bytes=lim.output_bytes)
+            if data is not None:
+                files[name] = data
+        return classify(
+            seen,
+            limits=lim,
+            cpu_s=seen.rusage_cpu_s,
+            memory_mb=seen.rusage_maxrss_mb,
+            oom_killed=False,
+            setup_failed=None,
+            files=files,
+        )

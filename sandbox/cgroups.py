@@ -1,0 +1,296 @@
+"""Per-run control groups: memory, pids and CPU accounting enforced by the kernel.
+
+Why cgroups and not only rlimits: RLIMIT_AS breaks legitimate programs (thread stacks, numpy;
+hostile-cases A8), RLIMIT_CPU is per process (A4: 64 threads burn 64 CPU-seconds per second) and
+RLIMIT_NPROC needs a dedicated uid. A cgroup sums memory, tasks and CPU over the whole process tree.
+
+Two layouts are supported, whichever this machine lets us write:
+
+- v2 (unified): one directory with ``memory.max``, ``memory.peak``, ``pids.max``, ``cpu.stat`` and
+  ``cgroup.kill``; needs the memory and pids controllers delegated to a writable parent.
+- v1 (legacy/hybrid, e.g. this project's CI VM): one directory per controller under
+  ``/sys/fs/cgroup/{memory,pids,cpuacct}``; ``memory.limit_in_bytes``, ``memory.max_usage_in_bytes``,
+  ``memory.oom_control`` (``oom_kill``), ``pids.max``, ``cpuacct.usage``.
+
+`probe()` finds the layout once per process; `JobCgroup` is one run's group. Everything here fails
+closed: when a write fails the caller falls back to rlimits and reports ``enforcement = rlimit``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+_GROUP = "rlvr-sandbox"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layout:
+    """Where job cgroups are created: ``version`` 2 with one base, or 1 with a base per controller."""
+
+    version: int
+    bases: dict[str, Path]  # controller ("memory", "pids", "cpu") -> parent dir of job groups
+    detail: str
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _read(path: Path) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _probe_v2() -> Layout | None:
+    if not (ROOT / "cgroup.controllers").exists():
+        return None
+    own = ""
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        if line.startswith("0::"):
+            own = line[3:].strip().lstrip("/")
+    # Prefer a top-level group (root in a container); else a sibling of our own group.
+    candidates = [ROOT]
+    if own:
+        candidates.append((ROOT / own).parent)
+    for parent in candidates:
+        try:
+            if not {"memory", "pids"} <= set(_read(parent / "cgroup.controllers").split()):
+                continue
+            _write(parent / "cgroup.subtree_control", "+memory +pids")
+            base = parent / _GROUP
+            base.mkdir(exist_ok=True)
+            _write(base / "cgroup.subtree_control", "+memory +pids")
+            with_cpu = "cpu" in _read(base / "cgroup.controllers").split()
+            if with_cpu:
+                _write(base / "cgroup.subtree_control", "+cpu")
+            bases = {"memory": base, "pids": base, "cpu": base}
+            return Layout(version=2, bases=bases, detail=f"cgroup v2 at {base}")
+        except OSError:
+            continue
+    return None
+
+
+def _probe_v1() -> Layout | None:
+    """v1: memory and pids (required) and cpuacct (CPU summed over the tree; off with
+    ``RLVR_SANDBOX_NO_CPU_CGROUP=1``, which saves one ``cgroup.procs`` migration per run)."""
+    bases: dict[str, Path] = {}
+    wanted = [("memory", ("memory",)), ("pids", ("pids",))]
+    if os.environ.get("RLVR_SANDBOX_NO_CPU_CGROUP") != "1":
+        wanted.append(("cpu", ("cpuacct", "cpu,cpuacct", "cpuacct,cpu")))
+    for controller, names in wanted:
+        for name in names:
+            mount = ROOT / name
+            if (mount / "cgroup.procs").exists():
+                try:
+                    base = mount / _GROUP
+                    base.mkdir(exist_ok=True)
+                    bases[controller] = base
+                    break
+                except OSError:
+                    continue
+    if "memory" not in bases or "pids" not in bases:
+        return None
+    return Layout(version=1, bases=bases, detail="cgroup v1 (" + ", ".join(sorted(bases)) + ")")
+
+
+_probe_lock = threading.Lock()
+_layout: Layout | bool | None = False
+
+
+def probe() -> Layout | None:
+    """The writable cgroup layout of this machine, or None (probed once, then cached)."""
+    global _layout
+    with _probe_lock:
+        if _layout is False:
+            layout = None
+            if os.environ.get("RLVR_SANDBOX_NO_CGROUP") != "1":
+                try:
+                    layout = _probe_v2() or _probe_v1()
+                    if layout is not None:
+                        JobCgroup.create(layout, memory_bytes=64 << 20, pids=8).remove()
+                        _sweep_stale(layout)
+                        atexit.register(_drain)
+                except OSError:
+                    layout = None
+            _layout = layout
+        return _layout if isinstance(_layout, Layout) else None
+
+
+class JobCgroup:
+    """One run's cgroup(s): limits, membership, accounting, kill and removal."""
+
+    def __init__(self, layout: Layout, dirs: dict[str, Path]) -> None:
+        self.layout = layout
+        self.dirs = dirs
+
+    @classmethod
+    def create(cls, layout: Layout, *, memory_bytes: int, pids: int) -> JobCgroup:
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # owner pid: see sweep_stale
+        dirs: dict[str, Path] = {}
+        for controller, base in layout.bases.items():
+            d = base / name
+            if d not in dirs.values():
+                d.mkdir()
+            dirs[controller] = d
+        group = cls(layout, dirs)
+        try:
+            group._limit(memory_bytes, pids)
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    def _limit(self, memory_bytes: int, pids: int) -> None:
+        mem, pid = self.dirs["memory"], self.dirs["pids"]
+        if self.layout.version == 2:
+            _write(mem / "memory.max", str(memory_bytes))
+            if (mem / "memory.swap.max").exists():
+                _write(mem / "memory.swap.max", "0")
+            _write(pid / "pids.max", str(pids))
+            return
+        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
+        if (mem / "memory.memsw.limit_in_bytes").exists():
+            try:
+                _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
+            except OSError as exc:  # swap accounting off: nothing to cap
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+        _write(pid / "pids.max", str(pids))
+
+    def add(self, pid: int) -> None:
+        for d in {*self.dirs.values()}:
+            _write(d / "cgroup.procs", str(pid))
+
+    def procs(self) -> list[int]:
+        out: set[int] = set()
+        for d in {*self.dirs.values()}:
+            try:
+                out.update(int(x) for x in _read(d / "cgroup.procs").split())
+            except OSError:
+                continue
+        return sorted(out)
+
+    def cpu_s(self) -> float | None:
+        d = self.dirs.get("cpu")
+        if d is None:
+            return None
+        try:
+            if self.layout.version == 2:
+                for line in _read(d / "cpu.stat").splitlines():
+                    if line.startswith("usage_usec"):
+                        return int(line.split()[1]) / 1e6
+                return None
+            return int(_read(d / "cpuacct.usage")) / 1e9
+        except (OSError, ValueError):
+            return None
+
+    def memory_peak_bytes(self) -> int | None:
+        name = "memory.peak" if self.layout.version == 2 else "memory.max_usage_in_bytes"
+        try:
+            return int(_read(self.dirs["memory"] / name))
+        except (OSError, ValueError):
+            return None
+
+    def oom_killed(self) -> bool:
+        name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
+        try:
+            for line in _read(self.dirs["memory"] / name).splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+        except (OSError, ValueError):
+            return False
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL every task; v2 atomically via cgroup.kill, v1 by repeated sweeps."""
+        if self.layout.version == 2 and (self.dirs["pids"] / "cgroup.kill").exists():
+            try:
+                _write(self.dirs["pids"] / "cgroup.kill", "1")
+                return
+            except OSError:
+                pass  # fall through to the sweep
+        for pid in self.procs():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+    def remove(self, timeout_s: float = 2.0) -> bool:
+        """Kill what is left and remove the directories; False if tasks refused to go."""
+        deadline = time.monotonic() + timeout_s
+        while self.procs():
+            self.kill()
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        ok = True
+        for d in {*self.dirs.values()}:
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:
+                        ok = False
+                        break
+                    time.sleep(0.005)
+        return ok
+
+
+_retired: queue.SimpleQueue[JobCgroup] = queue.SimpleQueue()
+_reaper: threading.Thread | None = None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(layout: Layout) -> None:
+    """Remove job groups left by processes that died before cleaning up (named ``<pid>-...``)."""
+    for base in {*layout.bases.values()}:
+        for d in base.iterdir():
+            owner = d.name.split("-", 1)[0]
+            if d.is_dir() and owner.isdigit() and not _pid_alive(int(owner)):
+                JobCgroup(layout, {"memory": d, "pids": d}).remove(timeout_s=0.5)
+
+
+def _drain() -> None:
+    """At exit: remove what the background reaper has not removed yet."""
+    while not _retired.empty():
+        _retired.get().remove(timeout_s=0.5)
+
+
+def _reap() -> None:
+    while True:
+        _retired.get().remove()
+
+
+def retire(group: JobCgroup) -> None:
+    """Remove ``group`` in a background thread: an emptied v1 group can stay busy for a few ms,
+    and waiting for it would add that to every run (its tasks are already dead)."""
+    global _reaper
+    with _probe_lock:
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap, name="rlvr-cgroup-reaper", daemon=True)
+            _reaper.start()
+    _retired.put(group)

@@ -1,0 +1,33 @@
+"""The sandbox's exceptions. Program failures are never exceptions: they are RunResult statuses.
+
+::
+
+    SandboxError                 base; carries ``backend`` when one is involved
+    ├── JobError (ValueError)    the job itself is invalid: unknown language, unsafe file name,
+    │                            empty source (a caller's mistake, never a program's)
+    └── BackendUnavailable       the requested backend cannot run here (bwrap missing, no daemon)
+
+A fault met *while running* a program (bwrap could not set up a mount, the Docker daemon went
+away) is not raised: it becomes ``status = "sandbox_error"`` with ``message``, so that batch paths
+go on and verifiers can map it to the SE judge code (never a reward).
+"""
+
+from __future__ import annotations
+
+__all__ = ["BackendUnavailable", "JobError", "SandboxError"]
+
+
+class SandboxError(Exception):
+    """Base of the sandbox's exceptions."""
+
+    def __init__(self, message: str, *, backend: str | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+class JobError(SandboxError, ValueError):
+    """The job is invalid; the message names the field and the fix."""
+
+
+class BackendUnavailable(SandboxError):
+    """The backend cannot run on this machine; the message says what to install."""

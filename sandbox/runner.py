@@ -1,0 +1,226 @@
+"""Run a job: compile once in its own jail, then each run in a fresh jail with the artifact bound.
+
+This is the only module that knows the order of things; backends only execute one command.
+Infrastructure faults never raise: they come back as ``sandbox_error`` results (an interpreted
+job's fault is reported as a failed ``compile`` step with that status, so ``runs`` stays empty
+and the caller sees one clear reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sandbox.backends import get_backend
+from sandbox.backends.base import UIDS, Backend, ExecSpec
+from sandbox.errors import JobError
+from sandbox.job import Job, JobResult, Limits, Run, RunResult
+from sandbox.languages import BASE_ENV, Language, get_language
+from sandbox.workdir import WorkDir, base_dir, check_name
+
+log = logging.getLogger("sandbox")
+StopFn = Callable[[int, RunResult], bool]
+
+
+def _validate(job: Job) -> Language:
+    try:
+        lang = get_language(job.language)
+    except KeyError as exc:
+        raise JobError(f"Job.language: {exc.args[0]}") from None
+    if not job.files:
+        raise JobError("Job.files is empty: a job needs at least one source file")
+    for name in job.files:
+        check_name(name, field="Job.files")
+    if job.main_file not in job.files:
+        raise JobError(f"Job.main={job.main_file!r} is not one of Job.files")
+    for i, run in enumerate(job.runs):
+        for name in run.files:
+            check_name(name, field=f"Job.runs[{i}].files")
+            if name in job.files:
+                raise JobError(f"Job.runs[{i}].files: {name!r} would shadow a source file")
+    return lang
+
+
+def _job_dir() -> Path:
+    _sweep_once()
+    path = Path(tempfile.mkdtemp(dir=base_dir(), prefix=f"job-{os.getpid()}-"))
+    os.chmod(path, 0o711)  # the jail's pool uid must traverse it to reach its work dir
+    return path
+
+
+@functools.cache
+def _sweep_once() -> None:
+    """Remove job dirs of processes that died mid-job (``job-<pid>-...``), once per process."""
+    for path in base_dir().glob("job-*-*"):
+        owner = path.name.split("-")[1]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        for sub in path.iterdir():
+            if os.path.ismount(sub):
+                WorkDir(sub, mounted=True, uid=None, gid=None).remove()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fault(message: str, backend: str, enforcement: dict[str, str]) -> JobResult:
+    return JobResult(
+        compile=RunResult(status="sandbox_error", message=message),
+        runs=(),
+        backend=backend,
+        enforcement=enforcement,
+    )
+
+
+def run(job: Job, *, backend: str | None = None, stop: StopFn | None = None) -> JobResult:
+    """Compile ``job`` (if its language compiles), then make its runs; see the module docstring.
+
+    >>> from sandbox import Job, Run, run
+    >>> r = run(Job(language="python", files={"main.py": "print(input()[::-1])"},
+    ...             runs=(Run(stdin="abc\\n"),)))
+    >>> r.runs[0].status, r.runs[0].stdout
+    ('ok', b'cba\\n')
+    """
+    lang = _validate(job)
+    impl = get_backend(backend)
+    enforcement = impl.enforcement()
+    why = impl.unavailable()
+    if why is not None:
+        return _fault(f"backend {impl.name!r} unavailable: {why}", impl.name, enforcement)
+    missing = lang.missing_tools()
+    if missing and impl.name != "docker":
+        msg = f"language {lang.name!r} needs {', '.join(missing)} on this machine"
+        return _fault(msg, impl.name, enforcement)
+    root = _job_dir()
+    keep: list[WorkDir] = []
+    try:
+        compiled: RunResult | None = None
+        binds: list[tuple[str, str]]
+        if lang.compiled:
+            compiled, binds = _compile(impl, job, lang, root, keep)
+            if not compiled.ok:
+                return JobResult(
+                    compile=compiled, runs=(), backend=impl.name, enforcement=enforcement
+                )
+        else:
+            binds = _stage_sources(job, root)
+        results: list[RunResult] = []
+        for i, one in enumerate(job.runs):
+            result = _run_one(impl, job, lang, one, binds, root)
+            results.append(result)
+            if stop is not None and stop(i, result):
+                break
+        return JobResult(
+            compile=compiled, runs=tuple(results), backend=impl.name, enforcement=enforcement
+        )
+    finally:
+        for work in keep:
+            work.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def arun(job: Job, *, backend: str | None = None, stop: StopFn | None = None) -> JobResult:
+    """`run` in a worker thread, so the event loop keeps serving while the job runs."""
+    return await asyncio.to_thread(run, job, backend=backend, stop=stop)
+
+
+def _stage_sources(job: Job, root: Path) -> list[tuple[str, str]]:
+    """Write sources once (read-only for the jail); each run binds them into its /work."""
+    src = root / "src"
+    src.mkdir(mode=0o755)
+    binds = []
+    for name, content in job.files.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        path.write_bytes(content.encode() if isinstance(content, str) else bytes(content))
+        path.chmod(0o644)
+        binds.append((str(path), name))
+    return binds
+
+
+def _execute(impl: Backend, spec_kw: dict, limits: Limits, size_mb: int, root: Path) -> RunResult:
+    uid = UIDS.acquire()
+    writes = spec_kw.pop("writes")
+    work = None
+    try:
+        if writes or spec_kw["collect"] or not getattr(impl, "private_workdir", False):
+            work = WorkDir.create(root, size_mb=size_mb, uid=uid, gid=uid)
+            for name, content in writes.items():
+                work.write(name, content)
+        return impl.execute(ExecSpec(workdir=work, limits=limits, uid=uid, **spec_kw))
+    finally:
+        if work is not None:
+            work.remove()
+        UIDS.release(uid)
+
+
+def _compile(impl: Backend, job: Job, lang: Language, root: Path, keep: list[WorkDir]):
+    """Compile in a jail whose work dir is kept (not removed) until the job ends."""
+    assert lang.compile is not None
+    limits = job.compile_limits or lang.compile_limits
+    uid = UIDS.acquire()
+    try:
+        work = WorkDir.create(root, size_mb=limits.workdir_mb, uid=uid, gid=uid)
+    except OSError:
+        UIDS.release(uid)
+        raise
+    try:
+        for name, content in job.files.items():
+            work.write(name, content)
+        argv = lang.expand(lang.compile, main=job.main_file, files=list(job.files))
+        env = {**BASE_ENV, **lang.env}
+        result = impl.execute(ExecSpec(argv=argv, workdir=work, env=env, limits=limits, uid=uid))
+    finally:
+        UIDS.release(uid)
+    if result.ok and not (work.path / lang.exe).is_file():
+        result = RunResult(status="sandbox_error", message=f"compiler produced no {lang.exe!r}")
+    if not result.ok:
+        if result.status in ("ok", "runtime_error"):
+            result = _as_compile_error(result)
+        elif result.status != "sandbox_error":
+            result = _as_compile_error(result, why=result.status)
+        work.remove()
+        return result, []
+    keep.append(work)
+    os.chmod(work.path, 0o755)  # the runs' pool uids read the artifact
+    exe = work.path / lang.exe
+    os.chown(exe, 0, 0) if os.geteuid() == 0 else None  # the program cannot rewrite it
+    os.chmod(exe, 0o755)
+    return result, [(str(exe), lang.exe)]
+
+
+def _as_compile_error(result: RunResult, why: str = "") -> RunResult:
+    message = result.stderr.decode("utf-8", "replace")[-2000:].strip()
+    if why:
+        message = f"compiler hit {why}: {result.message}\n{message}".strip()
+    return dataclasses.replace(result, status="compile_error", message=message)
+
+
+def _run_one(impl, job: Job, lang: Language, one: Run, binds, root: Path) -> RunResult:
+    limits = one.limits or job.limits
+    argv = lang.expand(lang.run, main=job.main_file, files=list(job.files)) + list(one.args)
+    stdin = one.stdin.encode() if isinstance(one.stdin, str) else bytes(one.stdin)
+    spec_kw = dict(
+        argv=argv,
+        binds=binds,
+        env={**BASE_ENV, **lang.env},
+        stdin=stdin,
+        collect=one.collect,
+        writes=dict(one.files),
+    )
+    return _execute(impl, spec_kw, limits, limits.workdir_mb, root)

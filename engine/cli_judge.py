@@ -1,0 +1,117 @@
+"""`rlvr judge`: judge one program file against a tests file in the sandbox (a thin wrapper over
+`verifiers.code.verify_code`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from engine.errors import InputError, UserError
+
+__all__ = ["register"]
+
+_LANGS = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".c": "c"}
+
+
+def _read_tests(path: Path):
+    from verifiers.codetests import CodeTests, TestSchemaError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file — pass a CodeTests JSON file", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read it ({exc})", path=str(path)) from exc
+    try:
+        return CodeTests.from_json(text)
+    except TestSchemaError as exc:
+        field = str(exc).split(":", 1)[0]
+        raise InputError(str(exc), path=str(path), field=field) from None
+
+
+def judge(
+    solution: Path = typer.Argument(..., help="The program (or a response with ``` blocks)."),
+    tests: Path = typer.Option(..., "--tests", help="CodeTests JSON (verifiers/codetests.py)."),
+    lang: str = typer.Option("", "--lang", help="python, cpp or c (default: from the suffix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object."),
+    all_tests: bool = typer.Option(
+        False, "--all-tests", help="Run every test, not up to the first failure."
+    ),
+    reward: str = typer.Option("binary", "--reward", help="binary or fraction."),
+    cpu_s: float = typer.Option(2.0, "--cpu-s", help="CPU seconds per test."),
+    memory_mb: int = typer.Option(512, "--memory-mb", help="Memory per run, in MB."),
+    checker: str = typer.Option("", "--checker", help="Override the tests' checker (stdio)."),
+    fenced: bool = typer.Option(False, "--fenced", help="Read the last ``` block of a response."),
+) -> None:
+    """Judge a program against tests in the sandbox and print the verdict with per-test codes.
+
+    Example: rlvr judge --tests tests.json --lang cpp solution.cpp --all-tests --json
+    """
+    from verifiers.code import CodeConfig, verify_code
+
+    parsed = _read_tests(tests)
+    try:
+        code = solution.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the program ({exc})", path=str(solution)) from None
+    language = lang or _LANGS.get(solution.suffix.lower(), "")
+    if not language:
+        raise UserError(f"{solution}: cannot tell the language — pass --lang python|cpp|c")
+    try:
+        config = CodeConfig(
+            test_cpu_s=cpu_s,
+            memory_mb=memory_mb,
+            reward=reward,  # type: ignore[arg-type]
+            all_tests=all_tests or None,
+            extract="fenced" if fenced else "raw",
+        )
+    except ValueError as exc:
+        raise UserError(f"{exc} — see rlvr judge --help") from None
+    verdict = verify_code(
+        parsed,
+        code,
+        lang=language,
+        checker=checker or None,
+        config=config,
+        prompt_prefix=(parsed.meta or {}).get("prompt_prefix"),
+    )
+    if verdict.status == "error":
+        raise UserError(f"{tests}: {verdict.detail.get('reason')}")
+    if as_json:
+        typer.echo(verdict.to_json())
+    else:
+        _print(verdict)
+    raise typer.Exit(0 if verdict.status == "correct" else 1)
+
+
+def _print(verdict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    d = verdict.detail
+    reward = "None" if verdict.reward is None else f"{verdict.reward:g}"
+    console.print(
+        f"[bold]{verdict.status}[/bold]  reward={reward}  passed {d.get('passed', 0)}/"
+        f"{d.get('total', 0)}  ({verdict.elapsed_ms:.0f} ms)"
+    )
+    if d.get("reason"):
+        console.print(f"reason: {d['reason']}")
+    if (d.get("compile") or {}).get("message"):
+        console.print(f"compile: {d['compile']['message']}")
+    table = Table("test", "code", "cpu s", "wall s", "reason")
+    for t in d.get("tests", []):
+        style = "green" if t["code"] == "AC" else "red"
+        table.add_row(
+            str(t["i"]),
+            f"[{style}]{t['code']}[/{style}]",
+            f"{t.get('time_s', 0):.3f}",
+            f"{t.get('wall_s', 0):.3f}",
+            t.get("reason", ""),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("judge")(judge)

@@ -1,0 +1,375 @@
+"""The function-call judge: record the candidate's values in one sandbox run, decide outside.
+
+Flow for one verdict (see :mod:`verifiers.code.harness` for what runs inside):
+
+1. ``record``: one harness run for all tests (cases, then assert items); per-test CPU/wall limits
+   inside, the run's total as backstop. If it dies mid-way, the in-flight test gets TLE/MLE/OLE/RE
+   from the sandbox status; in all-tests mode the harness is restarted after that test.
+2. ``replay`` (only when there are assert items or non-literal expected values): a clean sandbox
+   run, no candidate code, re-runs the trusted assert items on the recorded values and says which
+   hold.
+3. Cases are compared here, on decoded values, against ``ast.literal_eval`` of the expected source.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import marshal
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sandbox import Job, Limits, Run, RunResult
+from verifiers.code import harness
+from verifiers.code.config import CodeConfig
+from verifiers.code.judge import (
+    TestResult,
+    ast_guard,
+    code_for_status,
+    python_syntax_error,
+    run_job,
+    run_reason,
+)
+from verifiers.code.probes import bound_names, probe_source, program_imports, surface_names
+from verifiers.codetests import CodeTests, FunctionCase
+
+__all__ = ["build_program", "judge_function", "parse_channel"]
+
+HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
+_NO_VALUE = object()
+
+
+def build_program(prefix: str | None, code: str, entry_point: str | None) -> str:
+    """The program the harness loads: the prompt prefix, then the candidate's code.
+
+    A response that defines the entry point itself (a whole function or class) comes after the
+    prefix as its own block; a body (HumanEval completion style) continues the prefix directly.
+    """
+    if not prefix:
+        return code
+    name = (entry_point or "").split(".")[0]
+    try:
+        with ast_guard():
+            tree = ast.parse(code)
+        defines = any(
+            isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and s.name == name
+            for s in tree.body
+        )
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        defines = False
+    if not defines:
+        return prefix + code
+    program = prefix.rstrip("\n") + "\n\n\n" + code
+    try:
+        with ast_guard():
+            ast.parse(program)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # A prompt ending in a bare signature (`def f(x):`) gets a body before the response.
+        return prefix.rstrip("\n") + "\n    pass\n\n\n" + code
+    return program
+
+
+def parse_channel(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
+    """The harness's records, in order; stops at the first break in the numbering."""
+    records: list[dict[str, Any]] = []
+    tag = nonce.encode()
+    for line in stdout.split(b"\n"):
+        parts = line.split(b" ", 2)
+        if len(parts) != 3 or parts[0] != tag:
+            continue
+        if parts[1] != str(len(records)).encode():
+            break  # a record out of sequence: nothing after it is trusted
+        try:
+            doc = json.loads(parts[2])
+        except (ValueError, RecursionError):  # a forged record nested past the parser's depth
+            break
+        if not isinstance(doc, dict):
+            break
+        records.append(doc)
+    return records
+
+
+class _Run:
+    """One harness run's outcome: its records by kind, the sandbox result, or a fault."""
+
+    def __init__(self, records: list[dict], run: RunResult | None, fault: str | None) -> None:
+        self.run, self.fault = run, fault
+        self.ready = bool(records) and records[0].get("t") == "ready"
+        self.by_kind: dict[str, list[dict]] = {}
+        for rec in records:
+            self.by_kind.setdefault(str(rec.get("t")), []).append(rec)
+        self.ended = "end" in self.by_kind
+        if fault is None and not self.ready:
+            self.fault = "the harness did not start: " + (run_reason(run) if run else "no run")
+
+    def first(self, kind: str) -> dict | None:
+        return (self.by_kind.get(kind) or [None])[0]
+
+
+def _run_harness(doc: dict[str, Any], limits: Limits, config: CodeConfig) -> _Run:
+    nonce = secrets.token_hex(16)
+    stdin = marshal.dumps({**doc, "nonce": nonce})  # the harness reads it without `json`
+    job = Job(
+        language="python",
+        files={"main.py": HARNESS_SOURCE},
+        runs=(Run(stdin=stdin),),
+        limits=limits,
+    )
+    result = run_job(job, backend=config.backend)
+    if result.compile is not None and result.compile.status == "sandbox_error":
+        return _Run([], None, f"sandbox: {result.compile.message}")
+    if not result.runs or result.runs[0].status == "sandbox_error":
+        msg = result.runs[0].message if result.runs else "no run made"
+        return _Run([], None, f"sandbox: {msg}")
+    run = result.runs[0]
+    return _Run(parse_channel(run.stdout, nonce), run, None)
+
+
+def _limits(n_tests: int, config: CodeConfig) -> Limits:
+    cpu = min(config.max_run_cpu_s, 2.0 + n_tests * config.test_cpu_s)
+    return Limits(cpu_s=cpu, wall_s=2 * cpu + 5, memory_mb=config.memory_mb, output_bytes=64 << 20)
+
+
+def _index(rec: dict, total: int) -> int | None:
+    """A record's test index if it is a valid one (a forged record may carry anything)."""
+    i = rec.get("i")
+    return i if type(i) is int and 0 <= i < total else None
+
+
+def _crash_code(run: RunResult | None) -> tuple[str, str]:
+    if run is None:
+        return "SE", "no run"
+    if run.status == "ok":
+        return "RE", "exited before finishing the tests (no completion record)"
+    return code_for_status(run), run_reason(run)
+
+
+def _expected_values(cases: tuple[FunctionCase, ...]) -> list[Any]:
+    out = []
+    for case in cases:
+        try:
+            out.append(ast.literal_eval(case.expected))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            out.append(_NO_VALUE)  # evaluated in the clean replay process
+    return out
+
+
+def judge_function(
+    tests: CodeTests, program: str, *, config: CodeConfig, prefix: str = ""
+) -> tuple[list[TestResult], dict[str, Any] | None]:
+    cases: tuple[FunctionCase, ...] = tests.cases  # type: ignore[assignment]
+    total = len(cases) + len(tests.asserts)
+    bad = python_syntax_error(program)
+    if bad:
+        info = {"status": "compile_error", "message": bad}
+        return [TestResult(i=i, code="CE", reason=bad) for i in range(total)], info
+    with ast_guard():
+        base = _base_doc(tests, program, prefix, config)
+        expected = _expected_values(cases)
+    recorded, crashes, load, fault = _record(base, program, total, config)
+    if fault is not None:
+        return [TestResult(i=i, code="SE", reason=fault) for i in range(total)], None
+    if load is not None and not load.get("ok"):
+        why = f"the program failed to load: {load.get('exc')}: {load.get('msg', '')}"[:300]
+        return [TestResult(i=i, code="RE", reason=why) for i in range(total)], None
+    replayed, exp_values, rep_crashes = _replay(
+        base, recorded, load or {}, expected, [c.expected for c in cases], tests.asserts, config
+    )
+    results = []
+    for i in range(total):
+        if i in crashes:
+            results.append(crashes[i])
+        elif i in recorded:
+            rep = rep_crashes.get(i) or replayed.get(i)
+            results.append(_judge_one(i, recorded[i], rep, expected, exp_values, config))
+    return results, None
+
+
+def _base_doc(tests: CodeTests, program: str, prefix: str, config: CodeConfig) -> dict[str, Any]:
+    """What both harness runs get (never an expected value: asserts go in as probes)."""
+    cases: tuple[FunctionCase, ...] = tests.cases  # type: ignore[assignment]
+    surface = surface_names(tests.entry_point, tests.setup)
+    sources = [tests.setup, *(c.call for c in cases), *tests.asserts]
+    return {
+        "prefix": prefix,
+        "setup": tests.setup,
+        "entry": tests.entry_point or "",
+        "bound": bound_names(
+            program=program,
+            prefix=prefix,
+            entry_point=tests.entry_point,
+            tests_sources=sources,
+        ),
+        "imports": program_imports(program=program, prefix=prefix, tests_sources=sources),
+        "cases": [c.call for c in cases],
+        # The candidate's run sees probes (calls only); the replay runs the original asserts.
+        "asserts": [probe_source(a, surface) for a in tests.asserts],
+        "seed": config.seed,
+        "test_cpu_s": config.test_cpu_s,
+        "test_wall_s": max(3 * config.test_cpu_s, config.test_cpu_s + 3),
+    }
+
+
+def _record(base: dict, program: str, total: int, config: CodeConfig):
+    """Record runs (restarted after a fatal test in all-tests mode)."""
+    recorded: dict[int, dict] = {}
+    crashes: dict[int, TestResult] = {}
+    load, start, skip = None, 0, []
+    for _attempt in range(config.max_restarts + 1):
+        doc = {**base, "mode": "record", "program": program, "start": start, "skip": skip}
+        out = _run_harness(doc, _limits(total - start, config), config)
+        if out.fault is not None:
+            return recorded, crashes, load, out.fault
+        load = load or out.first("load")
+        if load is None or not load.get("ok"):
+            if load is None:  # died while loading the program (import-time loop, MemoryError)
+                code, why = _crash_code(out.run)
+                crashes[start] = TestResult(i=start, code=code, reason=f"while loading: {why}")
+            return recorded, crashes, load, None
+        for rec in out.by_kind.get("res", []):
+            i = _index(rec, total)
+            if i is not None:
+                recorded.setdefault(i, rec)
+        tle = out.first("tle")
+        if tle is not None and _index(tle, total) is None:
+            tle = None
+        if out.ended:
+            break
+        done = [i for i in recorded if i >= start]
+        inflight = int(tle["i"]) if tle else (max(done) + 1 if done else start)
+        while inflight in skip:
+            inflight += 1
+        if inflight >= total:
+            break
+        code, why = ("TLE", "wall time per test") if tle else _crash_code(out.run)
+        crashes[inflight] = TestResult(i=inflight, code=code, reason=why)
+        if config.stop_at_first_failure:
+            break
+        skip = [*skip, inflight]
+        start = inflight + 1
+        if start >= total:
+            break
+    return recorded, crashes, load, None
+
+
+def _replay(
+    base: dict,
+    recorded: dict[int, dict],
+    load: dict,
+    expected: list,
+    expected_src: list[str],
+    originals: tuple[str, ...],
+    config: CodeConfig,
+):
+    """Clean-process verdicts for assert items and values of non-literal expected sources."""
+    n_cases = len(base["cases"])
+    items = [
+        {"i": i, "source": originals[i - n_cases], "calls": recorded[i].get("calls", [])}
+        for i in sorted(recorded)
+        if i >= n_cases
+    ]
+    # Non-literal expected sources go to the clean replay only, never to the candidate's run.
+    exprs = {
+        str(i): src
+        for i, src in enumerate(expected_src)
+        if expected[i] is _NO_VALUE and i in recorded
+    }
+    replayed: dict[int, dict] = {}
+    exp_values: dict[int, dict] = {}
+    crashes: dict[int, TestResult] = {}
+    if not items and not exprs:
+        return replayed, exp_values, crashes
+    doc = {
+        **base,
+        "asserts": [],
+        "mode": "replay",
+        "setup_calls": load.get("calls", []),
+        "expected": exprs,
+        "start": 0,
+    }
+    for _attempt in range(config.max_restarts + 1):
+        doc["items"] = [it for it in items if it["i"] not in crashes]
+        out = _run_harness(doc, _limits(len(items) + 1, config), config)
+        if out.fault is not None:
+            for it in items:
+                crashes.setdefault(it["i"], TestResult(i=it["i"], code="SE", reason=out.fault))
+            for key in exprs:
+                exp_values.setdefault(int(key), {"err": out.fault, "se": True})
+            break
+        for rec in out.by_kind.get("exp", []):
+            i = _index(rec, len(expected))
+            if i is not None:
+                exp_values[i] = rec
+        for rec in out.by_kind.get("rep", []):
+            i = _index(rec, n_cases + len(originals))
+            if i is not None:
+                replayed[i] = rec
+        if out.ended:
+            break
+        left = [it["i"] for it in doc["items"] if it["i"] not in replayed]
+        if not left:
+            break
+        code, why = _crash_code(out.run)
+        crashes[left[0]] = TestResult(i=left[0], code=code, reason=f"tests on its values: {why}")
+        if config.stop_at_first_failure:
+            break
+        doc["start"] = left[0] + 1
+    return replayed, exp_values, {i: {"crash": r} for i, r in crashes.items()}
+
+
+def _judge_one(
+    i: int,
+    rec: dict,
+    rep: dict | None,
+    expected: list,
+    exp_values: dict[int, dict],
+    config: CodeConfig,
+) -> TestResult:
+    cpu, wall = _seconds(rec.get("cpu")), _seconds(rec.get("wall"))
+    common = dict(i=i, time_s=round(cpu, 6), wall_s=round(wall, 6))
+    if cpu > config.test_cpu_s:
+        return TestResult(code="TLE", reason=f"CPU {cpu:.3f} s > {config.test_cpu_s:g} s", **common)
+    if i < len(expected):  # by position, whatever the record claims
+        return _judge_case(i, rec, expected, exp_values, common)
+    if rep is None:
+        return TestResult(code="SE", reason="no replay verdict", **common)
+    if "crash" in rep:
+        crash: TestResult = rep["crash"]
+        return TestResult(code=crash.code, reason=crash.reason, **common)
+    if rep.get("ok"):
+        return TestResult(code="AC", **common)
+    why, msg = rep.get("why"), str(rep.get("msg", ""))[:300]
+    if why == "raised" or (why == "diverged" and rec.get("why") in ("raised", "error")):
+        detail = rec.get("msg") if why == "diverged" else msg
+        return TestResult(code="RE", reason=f"candidate raised {detail}", **common)
+    return TestResult(code="WA", reason=f"{why}: {msg}".strip(": "), **common)
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if type(value) in (int, float) and value >= 0 else 0.0
+
+
+def _judge_case(i: int, rec: dict, expected: list, exp_values: dict, common: dict) -> TestResult:
+    if not rec.get("ok"):
+        return TestResult(code="RE", reason=f"{rec.get('why')}: {rec.get('msg')}", **common)
+    want = expected[i]
+    if want is _NO_VALUE:
+        got_exp = exp_values.get(i)
+        if got_exp is None or "err" in got_exp:
+            why = (got_exp or {}).get("err", "expected value not evaluated")
+            return TestResult(code="SE", reason=f"expected value: {why}", **common)
+        want = harness.decode(got_exp["v"])
+    try:
+        got = harness.decode(rec["v"])
+        same = bool(got == want)
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, AttributeError) as exc:
+        return TestResult(code="WA", reason=f"malformed value ({type(exc).__name__})", **common)
+    if same:
+        return TestResult(code="AC", **common)
+    return TestResult(code="WA", reason=f"got {_short(got)}, expected {_short(want)}", **common)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

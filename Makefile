@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 	  (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "warning: could not install bubblewrap"; fi
 	@if [ "$$(id -u)" = 0 ] && ! command -v g++ >/dev/null; then \
 	  apt-get install -y -qq g++ >/dev/null 2>&1 || echo "warning: could not install g++"; fi
+	@# LeetCode reference solutions import sortedcontainers; jailed programs see the system python.
+	@if [ "$$(id -u)" = 0 ] && ! /usr/bin/python3 -c 'import sortedcontainers' 2>/dev/null; then \
+	  (apt-get update -qq && apt-get install -y -qq python3-sortedcontainers) >/dev/null 2>&1 \
+	  || echo "warning: could not install python3-sortedcontainers"; fi
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0

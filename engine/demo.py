@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ MATH_FILE, HUMANEVAL_FILE, CODET_FILE = (
     "code/humaneval_codegen16B_100samples_codet.jsonl",
 )
 console = Console()
+_DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)
 
 PASS_AT_K = """
 WITH per_prompt AS (
@@ -92,10 +94,14 @@ def record_math(lake: Lake, data: Path, dataset: str) -> tuple[str, dict[str, bo
 def record_code(lake: Lake, data: Path, dataset: str, problems: int, samples: int) -> str:
     """Replay CodeT's CodeGen-16B HumanEval samples (function bodies completing the prompt)."""
     run_id = f"recorded-codet-codegen16b-{problems}x{samples}"
-    by_problem = _prompt_ids(lake, dataset)
+    # CodeT reformatted HumanEval's docstrings, so match problems by the function they define.
+    by_entry = dict(lake.connect().execute(
+        "SELECT json_extract_string(tests, '$.entry_point'), prompt_id FROM prompts WHERE dataset = ?",
+        [dataset],
+    ).fetchall())  # fmt: skip
     rows = []
     for rec in _read_jsonl(data / CODET_FILE)[:problems]:
-        pid = by_problem[rec["prompt"]]
+        pid = by_entry[_DEF.findall(rec["prompt"])[-1]]
         for i, body in enumerate(rec["samples"][:samples]):
             rows.append(
                 _rollout(

@@ -24,6 +24,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
+    """Add every command module's commands to `app`, once per process."""
+    if app.registered_commands:
+        return
     # Each module adds its commands; keep this list explicit (no discovery magic).
     from engine import cli_judge, cli_lake, cli_prompts, cli_score, cli_verify
 

@@ -133,6 +133,24 @@ class JobCgroup:
     def __init__(self, layout: Layout, dirs: dict[str, Path]) -> None:
         self.layout = layout
         self.dirs = dirs
+        self.key: tuple[int, int] | None = None  # (memory_bytes, pids) when it may be pooled
+        self.baseline_bytes = 0  # charged before this run started (a recycled group's residue)
+
+    def fresh(self) -> bool:
+        """Counters as a new group has them: no CPU used, no memory charged, no OOM kill."""
+        if self.oom_killed():
+            return False
+        cpu = self.cpu_s()
+        try:
+            usage = int(_read(self.dirs["memory"] / "memory.max_usage_in_bytes"))
+        except (OSError, ValueError):
+            return False
+        return (cpu is None or cpu == 0) and usage <= RESIDUAL_MAX_BYTES
+
+    def reset_baseline(self) -> None:
+        """Remember what an emptied group still has charged (kernel objects), so the next run's
+        peak counts only its own memory."""
+        self.baseline_bytes = int(_read(self.dirs["memory"] / "memory.max_usage_in_bytes"))
 
     @classmethod
     def create(cls, layout: Layout, *, memory_bytes: int, pids: int) -> JobCgroup:
@@ -198,7 +216,7 @@ class JobCgroup:
     def memory_peak_bytes(self) -> int | None:
         name = "memory.peak" if self.layout.version == 2 else "memory.max_usage_in_bytes"
         try:
-            return int(_read(self.dirs["memory"] / name))
+            return max(0, int(_read(self.dirs["memory"] / name)) - self.baseline_bytes)
         except (OSError, ValueError):
             return None
 
@@ -275,14 +293,81 @@ def _sweep_stale(layout: Layout) -> None:
 
 
 def _drain() -> None:
-    """At exit: remove what the background reaper has not removed yet."""
+    """At exit: remove what the background reaper has not removed yet, and the pooled groups."""
     while not _retired.empty():
         _retired.get().remove(timeout_s=0.5)
+    with _pool_lock:
+        pooled = [g for groups in _pool.values() for g in groups]
+        _pool.clear()
+    for group in pooled:
+        group.remove(timeout_s=0.5)
 
 
 def _reap() -> None:
     while True:
-        _retired.get().remove()
+        group = _retired.get()
+        if not _recycle(group):
+            group.remove()
+
+
+# Recycled v1 groups, by (memory_bytes, pids): mkdir/rmdir and the limit writes of three
+# hierarchies cost a few ms per run. A group is pooled only once empty, never OOM-killed, its
+# charges dropped (``memory.force_empty``) and its counters reset, so the next run sees fresh ones.
+POOL_SIZE = 8
+# An emptied group keeps ~150 KiB of kernel objects charged that force_empty cannot drop; a group
+# with more than this left is removed instead of reused (its residue would eat into the limit).
+RESIDUAL_MAX_BYTES = 512 << 10
+_pool: dict[tuple[int, int], list[JobCgroup]] = {}
+_pool_lock = threading.Lock()
+
+
+def acquire(layout: Layout, *, memory_bytes: int, pids: int) -> JobCgroup:
+    """A pooled empty group with these limits (checked again here), else a new one."""
+    key = (memory_bytes, pids)
+    while True:
+        with _pool_lock:
+            groups = _pool.get(key)
+            group = groups.pop() if groups else None
+        if group is None:
+            group = JobCgroup.create(layout, memory_bytes=memory_bytes, pids=pids)
+            group.key = key
+            return group
+        if not group.procs() and group.fresh():
+            return group
+        retire(group)  # not reusable after all: the reaper removes it
+
+
+def _recycle(group: JobCgroup) -> bool:
+    """Reset an emptied v1 group's counters and pool it; False when it must be removed."""
+    key = getattr(group, "key", None)
+    if key is None or group.layout.version != 1 or group.oom_killed():
+        return False
+    deadline = time.monotonic() + 2.0
+    while group.procs():
+        group.kill()
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    try:
+        mem = group.dirs["memory"]
+        _write(mem / "memory.force_empty", "0")
+        _write(mem / "memory.max_usage_in_bytes", "0")
+        if "cpu" in group.dirs:
+            _write(group.dirs["cpu"] / "cpuacct.usage", "0")
+    except OSError:
+        return False
+    if not group.fresh():
+        return False
+    try:
+        group.reset_baseline()
+    except (OSError, ValueError):
+        return False
+    with _pool_lock:
+        groups = _pool.setdefault(key, [])
+        if len(groups) >= POOL_SIZE:
+            return False
+        groups.append(group)
+    return True
 
 
 def retire(group: JobCgroup) -> None:

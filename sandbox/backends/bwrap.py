@@ -160,9 +160,7 @@ class BwrapBackend:
         group = None
         if layout is not None:
             procs = spec.limits.processes + 1  # + bwrap's pid 1 (its monitor stays outside)
-            group = cgroups.JobCgroup.create(
-                layout, memory_bytes=spec.limits.memory_mb << 20, pids=procs
-            )
+            group = cgroups.acquire(layout, memory_bytes=spec.limits.memory_mb << 20, pids=procs)
         try:
             return self._execute(spec, group)
         finally:

@@ -13,6 +13,6 @@ from engine.schema import SCHEMAS
 __all__ = ["SCHEMAS", "Lake", "connect", "new_run_id", "prompt_id", "rollout_id"]
 
 
-def connect(lake: Lake | str | None = None):  # noqa: ANN201 - duckdb is imported lazily
+def connect(lake: Lake | str | None = None):
     """A DuckDB connection with the lake's views and macros (``Lake.open(lake).connect()``)."""
     return (lake if isinstance(lake, Lake) else Lake.open(lake)).connect()

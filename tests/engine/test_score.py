@@ -66,7 +66,7 @@ def test_scores_every_rollout_with_the_task_verifiers(tmp_path) -> None:
 
 
 def test_rerun_judges_only_what_is_missing(tmp_path) -> None:
-    lake, run = _lake_with_rollouts(tmp_path / "lake")
+    lake, _ = _lake_with_rollouts(tmp_path / "lake")
     score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("format",)}))
     again = score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("format", "language")}))
     assert (again.judged, again.skipped) == (3, 3)
@@ -74,7 +74,7 @@ def test_rerun_judges_only_what_is_missing(tmp_path) -> None:
 
 
 def test_a_crashing_verifier_gives_error_verdicts_not_zero(tmp_path, monkeypatch) -> None:
-    lake, run = _lake_with_rollouts(tmp_path / "lake")
+    lake, _ = _lake_with_rollouts(tmp_path / "lake")
     monkeypatch.setitem(registry.REGISTRY, "boom", "tests.engine.test_score:_boom")
     summary = score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("boom",)}))
     assert summary.by_status == {("boom", "error"): 3}

@@ -211,7 +211,10 @@ def test_interval_inequality_policy_off() -> None:
     ("gold", "response"),
     [
         ("$$f(x)=1$$", "$D = (0, 1.5)$"),  # an interval minus a symbol: sympy TypeError
-        (r"-2 \le x \le 7", r"\left( -\frac{5\pi}{12} + k\pi, \frac{\pi}{12} + k\pi \right)"),  # symbolic ends
+        (
+            r"-2 \le x \le 7",
+            r"\left( -\frac{5\pi}{12} + k\pi, \frac{\pi}{12} + k\pi \right)",
+        ),  # symbolic ends
         (r"137 \frac{1}{2}", r"\boxed{\frac{3 m}{2}-1}"),  # constant gold, polynomial answer
     ],
 )

@@ -154,3 +154,25 @@ def test_channel_survives_a_forged_deeply_nested_record():
     deep = b"[" * 100_000 + b"]" * 100_000
     records = parse_channel(b'n 0 {"t": "ready"}\nn 1 ' + deep + b"\n", "n")
     assert [r["t"] for r in records] == ["ready"]
+
+
+def test_harness_ships_as_bytecode_only_when_the_jail_reads_it(monkeypatch) -> None:
+    """The .pyc saves recompiling the harness per run; a foreign MAGIC falls back to source."""
+    import importlib.util
+    import marshal
+
+    from verifiers.code import functions
+
+    pyc = functions.harness_pyc()
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert marshal.loads(pyc[16:]).co_filename == "main.py"
+    functions.harness_files.cache_clear()
+    try:
+        assert (
+            functions.harness_files()[0] == "main.pyc"
+        )  # this machine's jail runs /usr/bin/python3 3.11
+        monkeypatch.setattr(functions.importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
+        functions.harness_files.cache_clear()
+        assert functions.harness_files() == ("main.py", functions.HARNESS_SOURCE)
+    finally:
+        functions.harness_files.cache_clear()

@@ -344,7 +344,9 @@ def test_c13_sandbox_error_is_unverifiable(monkeypatch):
 
 
 def test_c13_harness_that_does_not_start_is_se(monkeypatch):
-    monkeypatch.setattr(functions, "HARNESS_SOURCE", "import sys\nsys.exit(3)\n")
+    monkeypatch.setattr(
+        functions, "harness_files", lambda: ("main.py", "import sys\nsys.exit(3)\n")
+    )
     v = judge(ADD, GOOD)
     assert v.status == "unverifiable" and v.reward is None
 

@@ -29,6 +29,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.workdir import pid_alive
+
 ROOT = Path("/sys/fs/cgroup")
 _GROUP = "rlvr-sandbox"
 
@@ -273,22 +275,12 @@ _retired: queue.SimpleQueue[JobCgroup] = queue.SimpleQueue()
 _reaper: threading.Thread | None = None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep_stale(layout: Layout) -> None:
     """Remove job groups left by processes that died before cleaning up (named ``<pid>-...``)."""
     for base in {*layout.bases.values()}:
         for d in base.iterdir():
             owner = d.name.split("-", 1)[0]
-            if d.is_dir() and owner.isdigit() and not _pid_alive(int(owner)):
+            if d.is_dir() and owner.isdigit() and not pid_alive(int(owner)):
                 JobCgroup(layout, {"memory": d, "pids": d}).remove(timeout_s=0.5)
 
 

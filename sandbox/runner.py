@@ -23,7 +23,7 @@ from sandbox.backends.base import UIDS, Backend, ExecSpec
 from sandbox.errors import JobError
 from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import BASE_ENV, Language, get_language
-from sandbox.workdir import WorkDir, base_dir, check_name
+from sandbox.workdir import WorkDir, base_dir, check_name, pid_alive
 
 log = logging.getLogger("sandbox")
 StopFn = Callable[[int, RunResult], bool]
@@ -60,22 +60,12 @@ def _sweep_once() -> None:
     """Remove job dirs of processes that died mid-job (``job-<pid>-...``), once per process."""
     for path in base_dir().glob("job-*-*"):
         owner = path.name.split("-")[1]
-        if not owner.isdigit() or _alive(int(owner)):
+        if not owner.isdigit() or pid_alive(int(owner)):
             continue
         for sub in path.iterdir():
             if os.path.ismount(sub):
                 WorkDir(sub, mounted=True, uid=None, gid=None).remove()
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fault(message: str, backend: str, enforcement: dict[str, str]) -> JobResult:

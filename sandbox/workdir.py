@@ -91,6 +91,11 @@ class WorkDir:
                 if str(parent) != ".":
                     os.chown(self.path / parent, self.uid, self.gid or -1)
 
+    def collect(self, names: tuple[str, ...], *, cap_bytes: int) -> dict[str, bytes]:
+        """The named files that exist after a run (see `read`), each capped at ``cap_bytes``."""
+        found = {name: self.read(name, cap_bytes=cap_bytes) for name in names}
+        return {name: data for name, data in found.items() if data is not None}
+
     def read(self, name: str, *, cap_bytes: int) -> bytes | None:
         """A regular file's first ``cap_bytes``; None if missing, a link, or not a plain file."""
         try:
@@ -139,3 +144,14 @@ def _read_capped(fd: int, cap_bytes: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (owned by anyone): stale job dirs and cgroups are swept by it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

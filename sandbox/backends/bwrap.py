@@ -269,11 +269,11 @@ class BwrapBackend:
             failed = "bwrap could not set up the jail"
         cpu = group.cpu_s() if group is not None else None
         peak = group.memory_peak_bytes() if group is not None else None
-        files = {}
-        for name in spec.collect if spec.workdir is not None else ():
-            data = spec.workdir.read(name, cap_bytes=spec.limits.output_bytes)
-            if data is not None:
-                files[name] = data
+        files = (
+            spec.workdir.collect(spec.collect, cap_bytes=spec.limits.output_bytes)
+            if spec.workdir is not None
+            else {}
+        )
         return classify(
             seen,
             limits=spec.limits,

@@ -158,11 +158,7 @@ class DockerBackend:
             rusage_maxrss_mb=0.0,
             cpu_s=None,
         )
-        files = {}
-        for name in spec.collect:
-            data = spec.workdir.read(name, cap_bytes=lim.output_bytes)
-            if data is not None:
-                files[name] = data
+        files = spec.workdir.collect(spec.collect, cap_bytes=lim.output_bytes)
         return classify(
             seen,
             limits=lim,

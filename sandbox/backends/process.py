@@ -132,11 +132,7 @@ class ProcessBackend:
             proc, stdin=spec.stdin, limits=lim, started=started, kill=kill, on_exit=kill
         )
         _kill_uid(uid)
-        files = {}
-        for name in spec.collect:
-            data = spec.workdir.read(name, cap_bytes=lim.output_bytes)
-            if data is not None:
-                files[name] = data
+        files = spec.workdir.collect(spec.collect, cap_bytes=lim.output_bytes)
         return classify(
             seen,
             limits=lim,

@@ -48,6 +48,15 @@ def test_each_language_echoes(language: str) -> None:
     assert set(result.enforcement) >= {"memory", "pids", "cpu"}
 
 
+@pytest.mark.parametrize(("language", "main"), [("cpp", "main.cpp"), ("c", "main.c")])
+def test_compiled_languages_define_online_judge(language: str, main: str) -> None:
+    # Codeforces solutions freopen local files unless ONLINE_JUDGE is defined.
+    source = '#include <stdio.h>\n#ifndef ONLINE_JUDGE\n#error no ONLINE_JUDGE\n#endif\nint main(void){puts("ok");return 0;}\n'
+    result = run(Job(language=language, files={main: source}, runs=(Run(),)))
+    assert result.compiled, result.compile.message if result.compile else ""
+    assert result.runs[0].stdout == b"ok\n"
+
+
 @pytest.mark.parametrize(
     ("language", "source"),
     [

@@ -201,11 +201,6 @@ def judge_stdio(
                 "status": "compile_error",
                 "message": bad,
             }
-    if lang in ("cpp", "c"):
-        # Codeforces and most judges compile with ONLINE_JUDGE defined; solutions that
-        # `freopen` local files under `#ifndef ONLINE_JUDGE` rely on it. `#line` keeps the
-        # compiler's line numbers those of the submission.
-        program = "#define ONLINE_JUDGE 1\n#line 1\n" + program
     results: dict[int, TestResult] = {}
     in_process = check.kind != "program"
 

@@ -12,7 +12,9 @@ Two layouts are supported, whichever this machine lets us write:
   ``/sys/fs/cgroup/{memory,pids,cpuacct}``; ``memory.limit_in_bytes``, ``memory.max_usage_in_bytes``,
   ``memory.oom_control`` (``oom_kill``), ``pids.max``, ``cpuacct.usage``.
 
-`probe()` finds the layout once per process; `JobCgroup` is one run's group. Everything here fails
+`probe()` finds the layout once per process; `JobCgroup` is one group. On v1 a group is a long-lived
+run slot (`sandbox.slots`: the jail is forked inside it, no per-run migration); on v2 (and with
+``RLVR_SANDBOX_NO_SLOTS=1``) each run gets a new group and its jail joins it by ``cgroup.procs``. Everything here fails
 closed: when a write fails the caller falls back to rlimits and reports ``enforcement = rlimit``.
 """
 
@@ -135,24 +137,8 @@ class JobCgroup:
     def __init__(self, layout: Layout, dirs: dict[str, Path]) -> None:
         self.layout = layout
         self.dirs = dirs
-        self.key: tuple[int, int] | None = None  # (memory_bytes, pids) when it may be pooled
-        self.baseline_bytes = 0  # charged before this run started (a recycled group's residue)
-
-    def fresh(self) -> bool:
-        """Counters as a new group has them: no CPU used, no memory charged, no OOM kill."""
-        if self.oom_killed():
-            return False
-        cpu = self.cpu_s()
-        try:
-            usage = int(_read(self.dirs["memory"] / "memory.max_usage_in_bytes"))
-        except (OSError, ValueError):
-            return False
-        return (cpu is None or cpu == 0) and usage <= RESIDUAL_MAX_BYTES
-
-    def reset_baseline(self) -> None:
-        """Remember what an emptied group still has charged (kernel objects), so the next run's
-        peak counts only its own memory."""
-        self.baseline_bytes = int(_read(self.dirs["memory"] / "memory.max_usage_in_bytes"))
+        self.baseline_bytes = 0  # charged before this run started (a slot's launcher, residue)
+        self.oom_baseline = 0  # OOM kills before this run started (a long-lived slot's)
 
     @classmethod
     def create(cls, layout: Layout, *, memory_bytes: int, pids: int) -> JobCgroup:
@@ -222,16 +208,21 @@ class JobCgroup:
         except (OSError, ValueError):
             return None
 
-    def oom_killed(self) -> bool:
+    def oom_kills(self) -> int:
+        """The group's OOM-kill counter (cumulative over the group's life)."""
         name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
         try:
             for line in _read(self.dirs["memory"] / name).splitlines():
                 key, _, value = line.partition(" ")
-                if key == "oom_kill" and int(value) > 0:
-                    return True
+                if key == "oom_kill":
+                    return int(value)
         except (OSError, ValueError):
-            return False
-        return False
+            return 0
+        return 0
+
+    def oom_killed(self) -> bool:
+        """An OOM kill since this run started (``oom_baseline``: a slot's earlier runs)."""
+        return self.oom_kills() > self.oom_baseline
 
     def kill(self) -> None:
         """SIGKILL every task; v2 atomically via cgroup.kill, v1 by repeated sweeps."""
@@ -285,81 +276,14 @@ def _sweep_stale(layout: Layout) -> None:
 
 
 def _drain() -> None:
-    """At exit: remove what the background reaper has not removed yet, and the pooled groups."""
+    """At exit: remove what the background reaper has not removed yet."""
     while not _retired.empty():
         _retired.get().remove(timeout_s=0.5)
-    with _pool_lock:
-        pooled = [g for groups in _pool.values() for g in groups]
-        _pool.clear()
-    for group in pooled:
-        group.remove(timeout_s=0.5)
 
 
 def _reap() -> None:
     while True:
-        group = _retired.get()
-        if not _recycle(group):
-            group.remove()
-
-
-# Recycled v1 groups, by (memory_bytes, pids): mkdir/rmdir and the limit writes of three
-# hierarchies cost a few ms per run. A group is pooled only once empty, never OOM-killed, its
-# charges dropped (``memory.force_empty``) and its counters reset, so the next run sees fresh ones.
-POOL_SIZE = 8
-# An emptied group keeps ~150 KiB of kernel objects charged that force_empty cannot drop; a group
-# with more than this left is removed instead of reused (its residue would eat into the limit).
-RESIDUAL_MAX_BYTES = 512 << 10
-_pool: dict[tuple[int, int], list[JobCgroup]] = {}
-_pool_lock = threading.Lock()
-
-
-def acquire(layout: Layout, *, memory_bytes: int, pids: int) -> JobCgroup:
-    """A pooled empty group with these limits (checked again here), else a new one."""
-    key = (memory_bytes, pids)
-    while True:
-        with _pool_lock:
-            groups = _pool.get(key)
-            group = groups.pop() if groups else None
-        if group is None:
-            group = JobCgroup.create(layout, memory_bytes=memory_bytes, pids=pids)
-            group.key = key
-            return group
-        if not group.procs() and group.fresh():
-            return group
-        retire(group)  # not reusable after all: the reaper removes it
-
-
-def _recycle(group: JobCgroup) -> bool:
-    """Reset an emptied v1 group's counters and pool it; False when it must be removed."""
-    key = getattr(group, "key", None)
-    if key is None or group.layout.version != 1 or group.oom_killed():
-        return False
-    deadline = time.monotonic() + 2.0
-    while group.procs():
-        group.kill()
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    try:
-        mem = group.dirs["memory"]
-        _write(mem / "memory.force_empty", "0")
-        _write(mem / "memory.max_usage_in_bytes", "0")
-        if "cpu" in group.dirs:
-            _write(group.dirs["cpu"] / "cpuacct.usage", "0")
-    except OSError:
-        return False
-    if not group.fresh():
-        return False
-    try:
-        group.reset_baseline()
-    except (OSError, ValueError):
-        return False
-    with _pool_lock:
-        groups = _pool.setdefault(key, [])
-        if len(groups) >= POOL_SIZE:
-            return False
-        groups.append(group)
-    return True
+        _retired.get().remove()
 
 
 def retire(group: JobCgroup) -> None:

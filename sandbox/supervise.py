@@ -56,13 +56,17 @@ def supervise(
     extra_read: dict[int, bytearray] | None = None,
     on_exit: Callable[[], None] | None = None,
     escalate: Callable[[], None] | None = None,
+    exit_fd: int | None = None,
+    reap: Callable[[], tuple[int, float, float]] | None = None,
 ) -> Supervised:
     """Run the select loop until the streams close and ``proc`` exits, then reap it with wait4.
 
     ``extra_read`` maps additional fds (e.g. bwrap's status fd) to buffers filled until EOF;
     ``on_exit`` runs when ``proc`` exits (the process backend kills leftover daemons there, which
     would otherwise hold the pipes open). ``escalate`` runs once if, `ESCALATE_S` after ``kill``,
-    the process has not exited yet (a harder kill).
+    the process has not exited yet (a harder kill). For a process that is not our child (a run
+    slot's launcher started it), ``exit_fd`` becomes readable when it exited and ``reap``
+    returns its (wait status, rusage CPU s, max RSS MB); otherwise a pidfd and wait4.
     """
     assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
     sel = selectors.DefaultSelector()
@@ -72,8 +76,8 @@ def supervise(
     for fd, buf in {**caps, **(extra_read or {})}.items():
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ, buf)
-    pidfd = os.pidfd_open(proc.pid)
-    sel.register(pidfd, selectors.EVENT_READ, _EXIT)
+    pidfd = os.pidfd_open(proc.pid) if exit_fd is None else None
+    sel.register(pidfd if exit_fd is None else exit_fd, selectors.EVENT_READ, _EXIT)
     view = memoryview(stdin)
     if view:
         os.set_blocking(proc.stdin.fileno(), False)
@@ -146,13 +150,18 @@ def supervise(
                 buf += chunk
     finally:
         sel.close()
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
         for f in (proc.stdin, proc.stdout, proc.stderr):
             if not f.closed:
                 f.close()
     if not exited and escalate is not None and not escalated:
         escalate()
-    _, status, usage = os.wait4(proc.pid, 0)
+    if reap is not None:
+        status, rusage_cpu, maxrss_mb = reap()
+    else:
+        _, status, usage = os.wait4(proc.pid, 0)
+        rusage_cpu, maxrss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     return Supervised(
@@ -163,7 +172,7 @@ def supervise(
         killed=killed,
         wall_s=wall,
         wait_status=status,
-        rusage_cpu_s=usage.ru_utime + usage.ru_stime,
-        rusage_maxrss_mb=usage.ru_maxrss / 1024,
+        rusage_cpu_s=rusage_cpu,
+        rusage_maxrss_mb=maxrss_mb,
         cpu_s=cpu,
     )

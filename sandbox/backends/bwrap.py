@@ -38,7 +38,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from sandbox import cgroups, seccomp
+from sandbox import cgroups, seccomp, slots
 from sandbox.backends.base import (
     JAIL_UID,
     ExecSpec,
@@ -131,7 +131,7 @@ class BwrapBackend:
         }
 
     def argv(
-        self, spec: ExecSpec, *, status_fd: int, block_fd: int, seccomp_fd: int | None = None
+        self, spec: ExecSpec, *, status_fd: int, block_fd: int | None, seccomp_fd: int | None = None
     ) -> list[str]:
         lim = spec.limits
         tmp_bytes = str(lim.workdir_mb << 20)
@@ -152,15 +152,21 @@ class BwrapBackend:
         args += ["--die-with-parent", "--new-session"]
         if seccomp_fd is not None:
             args += ["--seccomp", str(seccomp_fd)]
-        args += ["--json-status-fd", str(status_fd), "--block-fd", str(block_fd), "--", *spec.argv]
-        return args
+        args += ["--json-status-fd", str(status_fd)]
+        if block_fd is not None:
+            args += ["--block-fd", str(block_fd)]
+        return [*args, "--", *spec.argv]
 
     def execute(self, spec: ExecSpec) -> RunResult:
         layout = cgroups.probe()
+        if layout is not None and layout.version == 1 and spec.uid is not None and _use_slots():
+            return self._execute_in_slot(spec, layout)
         group = None
         if layout is not None:
             procs = spec.limits.processes + 1  # + bwrap's pid 1 (its monitor stays outside)
-            group = cgroups.acquire(layout, memory_bytes=spec.limits.memory_mb << 20, pids=procs)
+            group = cgroups.JobCgroup.create(
+                layout, memory_bytes=spec.limits.memory_mb << 20, pids=procs
+            )
         try:
             return self._execute(spec, group)
         finally:
@@ -200,18 +206,6 @@ class BwrapBackend:
             return RunResult(status="sandbox_error", message=f"cannot start bwrap: {exc}")
         for fd in fds:
             os.close(fd)
-        status = bytearray()
-        child, pidfd = self._start(proc, status_r, status, group, spec, block_w)
-
-        def kill() -> None:
-            """SIGKILL the jail's pid 1: the kernel kills the whole pid namespace, and bwrap's
-            monitor (our child) reaps it and exits. Killing the monitor first would orphan
-            pid 1 to the host's init, whose zombie keeps counting against the pool uid."""
-            if pidfd is None:
-                escalate()
-                return
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
         def escalate() -> None:
             with contextlib.suppress(ProcessLookupError):
@@ -219,9 +213,84 @@ class BwrapBackend:
             if group is not None:
                 group.kill()
 
+        return self._watch(
+            proc, spec, status_r, group, join=True, block_w=block_w, started=started,
+            escalate=escalate,
+        )  # fmt: skip
+
+    def _execute_in_slot(self, spec: ExecSpec, layout: cgroups.Layout) -> RunResult:
+        """The cgroup v1 path: the jail is forked inside a run slot's groups (`sandbox.slots`)."""
+        try:
+            slot = slots.acquire(layout)
+        except OSError as exc:
+            return RunResult(status="sandbox_error", message=f"no run slot: {exc}")
+        reusable = False
+        try:
+            # + bwrap's monitor and the jail's pid 1 (the slot adds its launcher)
+            slot.prepare(memory_bytes=spec.limits.memory_mb << 20, pids=spec.limits.processes + 2)
+            result = self._run_in_slot(spec, slot)
+            reusable = True
+            return result
+        except OSError as exc:
+            return RunResult(status="sandbox_error", message=f"run slot failed: {exc}")
+        finally:
+            slots.release(slot, reusable=reusable and slot.finish())
+
+    def _run_in_slot(self, spec: ExecSpec, slot: slots.Slot) -> RunResult:
+        filt = _seccomp_file()
+        ours: list[int] = []  # our ends: stdin, stdout, stderr, status
+        theirs: list[int] = []  # the child's, in target order 0, 1, 2, 3 (status), 4 (seccomp)
+        try:
+            for child_end_first in (False, True, True, True):
+                r, w = os.pipe()
+                ours.append(w if not child_end_first else r)
+                theirs.append(r if not child_end_first else w)
+            if filt is not None:
+                theirs.append(os.open(filt, os.O_RDONLY))
+            seccomp_fd = 4 if filt is not None else None
+            argv = self.argv(spec, status_fd=3, block_fd=None, seccomp_fd=seccomp_fd)
+            limits = rlimits(spec.limits, memory_by_cgroup=True, extra_procs=2)
+            started = time.monotonic()
+            pid = slot.spawn(argv, theirs, list(range(len(theirs))), uid=spec.uid, rlimits=limits)
+        except OSError:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        stdin_w, stdout_r, stderr_r, status_r = ours
+        proc = _Launched(pid, stdin_w, stdout_r, stderr_r)
+        group = slot.group
+
+        def escalate() -> None:
+            for task in group.procs():
+                if task != slot.proc.pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(task, signal.SIGKILL)
+
+        return self._watch(
+            proc, spec, status_r, group, join=False, block_w=None, started=started,
+            escalate=escalate, exit_fd=slot.sock.fileno(), reap=slot.reap,
+        )  # fmt: skip
+
+    def _watch(self, proc, spec, status_r, group, *, join, block_w, started, escalate, **extra):
+        """Steps 2-3 of the protocol, then supervise the run; the result once it is over."""
+        status = bytearray()
+        child, pidfd = self._start(proc, status_r, status, group if join else None, spec, block_w)
+
+        def kill() -> None:
+            """SIGKILL the jail's pid 1: the kernel kills the whole pid namespace, and bwrap's
+            monitor reaps it and exits. Killing the monitor first would orphan pid 1 (to the
+            host's init, outside a slot), whose zombie keeps counting against the pool uid."""
+            if pidfd is None:
+                escalate()
+                return
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
         if child is None:
             kill()
-        cpu_probe = group.cpu_s if group is not None and "cpu" in group.dirs else None
         seen = supervise(
             proc,
             stdin=spec.stdin if child is not None else b"",
@@ -229,8 +298,9 @@ class BwrapBackend:
             started=started,
             kill=kill,
             escalate=escalate,
-            cpu_probe=cpu_probe,
+            cpu_probe=group.cpu_s if group is not None and "cpu" in group.dirs else None,
             extra_read={status_r: status},
+            **extra,
         )
         os.close(status_r)
         if pidfd is not None:
@@ -247,12 +317,14 @@ class BwrapBackend:
             pidfd = os.pidfd_open(child)
             if group is not None:
                 group.add(child)
-            os.write(block_w, b"x")
+            if block_w is not None:
+                os.write(block_w, b"x")
             return child, pidfd
         except (OSError, ValueError, KeyError):
             return None, None
         finally:
-            os.close(block_w)
+            if block_w is not None:
+                os.close(block_w)
 
     def _result(self, spec, seen, status: bytearray, group, setup_failed: bool) -> RunResult:
         exit_code = None
@@ -283,6 +355,23 @@ class BwrapBackend:
             setup_failed=failed,
             files=files,
         )
+
+
+class _Launched:
+    """What `supervise` needs of a process a slot's launcher started (it is not our child)."""
+
+    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self.stdin = os.fdopen(stdin, "wb", buffering=0)
+        self.stdout = os.fdopen(stdout, "rb", buffering=0)
+        self.stderr = os.fdopen(stderr, "rb", buffering=0)
+        self.returncode: int | None = None
+
+
+def _use_slots() -> bool:
+    """Run slots unless ``RLVR_SANDBOX_NO_SLOTS=1`` (then each jail joins its groups by a write
+    to ``cgroup.procs``, the older path, kept for comparison and for cgroup v2)."""
+    return os.environ.get("RLVR_SANDBOX_NO_SLOTS") != "1"
 
 
 def _read_first_json(fd: int, buf: bytearray, deadline: float) -> dict | None:

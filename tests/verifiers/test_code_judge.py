@@ -240,3 +240,13 @@ def test_old_escape_sequences_are_not_compile_errors():
     assert verify_code(
         tests, 'def f():\n    return len("\\w")', config=CodeConfig(extract="raw")
     ).ok
+
+
+@needs_sandbox
+def test_harness_imports_random_only_where_something_can_use_it():
+    """Seeding costs an import per run; a program and tests that never mention it skip it."""
+    tests = {"kind": "function", "entry_point": "f", "asserts": ["assert candidate() is False"]}
+    probe = "import sys\ndef f():\n    return ('ran' + 'dom') in sys.modules\n"
+    assert verify_code(tests, probe, config=CodeConfig(extract="raw")).status == "correct"
+    uses = probe + "import random\n"  # mentioned: imported and seeded per test
+    assert verify_code(tests, uses, config=CodeConfig(extract="raw")).status == "incorrect"

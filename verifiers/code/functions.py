@@ -240,6 +240,8 @@ def _base_doc(tests: CodeTests, program: str, prefix: str, config: CodeConfig) -
         # The candidate's run sees probes (calls only); the replay runs the original asserts.
         "asserts": [probe_source(a, surface) for a in tests.asserts],
         "seed": config.seed,
+        # seed random per test only where something can use it: importing it costs ~1 ms a run
+        "rng": any("random" in text for text in (program, prefix, *sources)),
         "test_cpu_s": config.test_cpu_s,
         "test_wall_s": max(3 * config.test_cpu_s, config.test_cpu_s + 3),
     }

@@ -89,6 +89,7 @@ def supervise(
     kill_at = 0.0
     cpu: float | None = None
     exited = escalated = False
+    next_probe = 0.0
 
     def do_kill(reason: str) -> None:
         nonlocal killed, kill_at
@@ -102,7 +103,8 @@ def supervise(
             if killed is None:
                 if now >= deadline:
                     do_kill("wall")
-                elif cpu_probe is not None:
+                elif cpu_probe is not None and now >= next_probe:
+                    next_probe = now + POLL_S  # not on every chunk of output: a read is a syscall
                     cpu = cpu_probe()
                     if cpu is not None and cpu > limits.cpu_s:
                         do_kill("cpu")

@@ -315,15 +315,16 @@ def _replay(
     exp_values: dict[int, dict] = {}
     crashes: dict[int, TestResult] = {}
     if items or exprs:  # the simple ones need no replay jail
-        shadowed = shadowed_names(base["prefix"], base["setup"], *base["imports"])
-        for it in items:
-            rec = decide_assert(it["source"], it["calls"], base["bound"], shadowed)
-            if rec is not None:
-                replayed[it["i"]] = rec
-        for key, src in exprs.items():
-            got = decide_expected(src, shadowed)
-            if got is not None:
-                exp_values[int(key)] = got
+        with ast_guard():
+            shadowed = shadowed_names(base["prefix"], base["setup"], *base["imports"])
+            for it in items:
+                rec = decide_assert(it["source"], it["calls"], base["bound"], shadowed)
+                if rec is not None:
+                    replayed[it["i"]] = rec
+            for key, src in exprs.items():
+                got = decide_expected(src, shadowed)
+                if got is not None:
+                    exp_values[int(key)] = got
         items = [it for it in items if it["i"] not in replayed]
         exprs = {k: v for k, v in exprs.items() if int(k) not in exp_values}
     if not items and not exprs:

@@ -19,6 +19,9 @@ original skips by short-circuit (``assert a or candidate(x)``) does not desynchr
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 
 __all__ = ["PROBE", "probe_source", "surface_names"]
 
@@ -114,7 +117,17 @@ def probe_source(source: str, names: set[str]) -> str:
     return ast.unparse(tree)
 
 
-def _top_level_names(source: str) -> dict[str, str]:
+@functools.lru_cache(maxsize=4096)
+def _names_in(text: str) -> frozenset[str]:
+    """Every name a source mentions (cached: a problem's tests are judged once per sample)."""
+    try:
+        return frozenset(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+
+
+@functools.lru_cache(maxsize=4096)
+def _top_level_names(source: str) -> Mapping[str, str]:
     """Names a module defines at top level, with ``class`` or ``func`` (anything else)."""
     try:
         tree = ast.parse(source)
@@ -128,7 +141,7 @@ def _top_level_names(source: str) -> dict[str, str]:
             out[stmt.name] = "func"
         elif isinstance(stmt, ast.Assign):
             out.update((t.id, "func") for t in stmt.targets if isinstance(t, ast.Name))
-    return out
+    return MappingProxyType(out)  # cached: read-only
 
 
 def bound_names(
@@ -146,12 +159,7 @@ def bound_names(
         bound[cls] = "class"
     elif entry_point:
         bound[entry_point] = "func"
-    used: set[str] = set()
-    for text in tests_sources:
-        try:
-            used.update(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
+    used = set().union(*map(_names_in, tests_sources))
     trusted = _top_level_names(prefix)
     for name, kind in _top_level_names(program).items():
         fresh = name in used and name not in trusted and name not in bound
@@ -169,12 +177,7 @@ def program_imports(*, program: str, prefix: str, tests_sources: list[str]) -> l
         tree = ast.parse(program)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    used: set[str] = set()
-    for text in tests_sources:
-        try:
-            used.update(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
+    used = set().union(*map(_names_in, tests_sources))
     used -= set(_top_level_names(prefix))
     out = []
     for stmt in tree.body:

@@ -14,7 +14,7 @@ from sandbox.doctor import available_backends, doctor
 from sandbox.errors import BackendUnavailable, JobError, SandboxError
 from sandbox.job import RUN_STATUSES, Job, JobResult, Limits, Run, RunResult, RunStatus
 from sandbox.languages import LANGUAGES, Language, get_language
-from sandbox.runner import arun, run
+from sandbox.runner import arun, drop_warm, run
 
 __all__ = [
     "LANGUAGES",
@@ -32,6 +32,7 @@ __all__ = [
     "arun",
     "available_backends",
     "doctor",
+    "drop_warm",
     "get_language",
     "run",
 ]

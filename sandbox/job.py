@@ -109,6 +109,11 @@ class Job:
     files: source files (name -> content); ``main`` names the entry file (default: the first).
     runs: the executions; a job with no runs only compiles.
     limits: default limits for each run; ``compile_limits`` for the compile step.
+    warm: the program reads all its stdin before anything it does depends on the job (a judge
+        harness that gets its work on stdin). The sandbox may then start the jail of the next
+        job of the same shape (language, files, args, limits but time) ahead of time, on idle
+        CPU; that jail is still fresh and used once. Never set it for a program that could act
+        before reading stdin.
     """
 
     language: str
@@ -117,6 +122,7 @@ class Job:
     main: str | None = None
     limits: Limits = field(default_factory=Limits)
     compile_limits: Limits | None = None
+    warm: bool = False
 
     @property
     def main_file(self) -> str:

@@ -124,6 +124,17 @@ def run(job: Job, *, backend: str | None = None, stop: StopFn | None = None) -> 
         shutil.rmtree(root, ignore_errors=True)
 
 
+def drop_warm() -> None:
+    """Kill the jails started ahead for `Job.warm` jobs (each backend keeps a few while judging
+    goes on); for a caller that is done, or that checks no jailed process is left."""
+    from sandbox.backends import started_backends
+
+    for impl in started_backends():
+        drop = getattr(impl, "drop_warm", None)
+        if drop is not None:
+            drop()
+
+
 async def arun(job: Job, *, backend: str | None = None, stop: StopFn | None = None) -> JobResult:
     """`run` in a worker thread, so the event loop keeps serving while the job runs."""
     return await asyncio.to_thread(run, job, backend=backend, stop=stop)
@@ -212,5 +223,6 @@ def _run_one(impl, job: Job, lang: Language, one: Run, binds, root: Path) -> Run
         stdin=stdin,
         collect=one.collect,
         writes=dict(one.files),
+        warm=job.warm and not one.collect and not one.files,
     )
     return _execute(impl, spec_kw, limits, limits.workdir_mb, root)

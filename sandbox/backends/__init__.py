@@ -12,7 +12,7 @@ import threading
 from sandbox.backends.base import Backend
 from sandbox.errors import JobError
 
-__all__ = ["BACKENDS", "default_backend", "get_backend"]
+__all__ = ["BACKENDS", "default_backend", "get_backend", "started_backends"]
 
 BACKENDS = ("bwrap", "process", "docker")
 _instances: dict[str, Backend] = {}
@@ -46,3 +46,9 @@ def get_backend(name: str | None = None) -> Backend:
         if name not in _instances:
             _instances[name] = _make(name)
         return _instances[name]
+
+
+def started_backends() -> list[Backend]:
+    """The backend instances made so far in this process."""
+    with _lock:
+        return list(_instances.values())

@@ -49,6 +49,7 @@ class ExecSpec:
     limits: Limits = field(default_factory=Limits)
     collect: tuple[str, ...] = ()
     uid: int | None = None
+    warm: bool = False  # Job.warm: this run's jail may be started ahead (bwrap run slots)
 
 
 class Backend(Protocol):

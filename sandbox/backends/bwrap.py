@@ -29,18 +29,23 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
+import queue
 import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from functools import cache
 from pathlib import Path
 
 from sandbox import cgroups, seccomp, slots
+from sandbox.backends import warm
 from sandbox.backends.base import (
     JAIL_UID,
+    UIDS,
     ExecSpec,
     classify,
     own_process_count,
@@ -112,9 +117,13 @@ class BwrapBackend:
 
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or shutil.which("bwrap") or "bwrap"
+        self._pending = warm.Pending(discard=lambda jail: jail.discard())
 
     def unavailable(self) -> str | None:
         return _probe(self.binary)
+
+    def drop_warm(self) -> None:
+        self._pending.clear()
 
     def enforcement(self) -> dict[str, str]:
         layout = cgroups.probe()
@@ -220,23 +229,39 @@ class BwrapBackend:
 
     def _execute_in_slot(self, spec: ExecSpec, layout: cgroups.Layout) -> RunResult:
         """The cgroup v1 path: the jail is forked inside a run slot's groups (`sandbox.slots`)."""
+        key = warm.shape_key(spec)
+        jail = self._pending.take(key) if key is not None else None
         try:
-            slot = slots.acquire(layout)
-        except OSError as exc:
-            return RunResult(status="sandbox_error", message=f"no run slot: {exc}")
-        reusable = False
+            if jail is not None:
+                result = self._finish(spec, jail)
+                if result is not None:
+                    return result  # else the warm jail failed its set-up: a normal start
+            try:
+                jail = self._launch(spec, layout, uid=spec.uid)
+            except OSError as exc:
+                return RunResult(status="sandbox_error", message=f"run slot failed: {exc}")
+            result = self._finish(spec, jail, cold=True)
+            assert result is not None
+            return result
+        finally:
+            if key is not None:
+                self._prestart(spec, key, layout)
+
+    def _launch(self, spec: ExecSpec, layout: cgroups.Layout, *, uid, backstop_cpu_s=None):
+        """A slot, its limits, and the jail spawned in it (stdin not written yet)."""
+        slot = slots.acquire(layout)
         try:
             # + bwrap's monitor and the jail's pid 1 (the slot adds its launcher)
             slot.prepare(memory_bytes=spec.limits.memory_mb << 20, pids=spec.limits.processes + 2)
-            result = self._run_in_slot(spec, slot)
-            reusable = True
-            return result
-        except OSError as exc:
-            return RunResult(status="sandbox_error", message=f"run slot failed: {exc}")
-        finally:
-            slots.release(slot, reusable=reusable and slot.finish())
+            launch_limits = spec.limits
+            if backstop_cpu_s is not None:
+                launch_limits = dataclasses.replace(spec.limits, cpu_s=backstop_cpu_s)
+            return _Jail(slot, *self._spawn(spec, slot, launch_limits, uid), uid=uid)
+        except BaseException:
+            slots.release(slot, reusable=slot.finish() if slot.proc.poll() is None else False)
+            raise
 
-    def _run_in_slot(self, spec: ExecSpec, slot: slots.Slot) -> RunResult:
+    def _spawn(self, spec: ExecSpec, slot: slots.Slot, limits, uid):
         filt = _seccomp_file()
         ours: list[int] = []  # our ends: stdin, stdout, stderr, status
         theirs: list[int] = []  # the child's, in target order 0, 1, 2, 3 (status), 4 (seccomp)
@@ -249,9 +274,8 @@ class BwrapBackend:
                 theirs.append(os.open(filt, os.O_RDONLY))
             seccomp_fd = 4 if filt is not None else None
             argv = self.argv(spec, status_fd=3, block_fd=None, seccomp_fd=seccomp_fd)
-            limits = rlimits(spec.limits, memory_by_cgroup=True, extra_procs=2)
-            started = time.monotonic()
-            pid = slot.spawn(argv, theirs, list(range(len(theirs))), uid=spec.uid, rlimits=limits)
+            pairs = rlimits(limits, memory_by_cgroup=True, extra_procs=2)
+            pid = slot.spawn(argv, theirs, list(range(len(theirs))), uid=uid, rlimits=pairs)
         except OSError:
             for fd in ours:
                 os.close(fd)
@@ -260,23 +284,63 @@ class BwrapBackend:
             for fd in theirs:
                 os.close(fd)
         stdin_w, stdout_r, stderr_r, status_r = ours
-        proc = _Launched(pid, stdin_w, stdout_r, stderr_r)
-        group = slot.group
+        return _Launched(pid, stdin_w, stdout_r, stderr_r), status_r
 
-        def escalate() -> None:
-            for task in group.procs():
-                if task != slot.proc.pid:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(task, signal.SIGKILL)
+    def _finish(self, spec: ExecSpec, jail: _Jail, *, cold: bool = False) -> RunResult | None:
+        """Write stdin, supervise, collect; None when a warm jail had failed its set-up."""
+        slot, reusable = jail.slot, False
+        try:
+            if not cold and not _read_first_json(jail.status_r, jail.status, time.monotonic() + 1):
+                jail.discard()
+                return None
+            group = slot.group
 
-        return self._watch(
-            proc, spec, status_r, group, join=False, block_w=None, started=started,
-            escalate=escalate, exit_fd=slot.sock.fileno(), reap=slot.reap,
-        )  # fmt: skip
+            def escalate() -> None:
+                for task in group.procs():
+                    if task != slot.proc.pid:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(task, signal.SIGKILL)
 
-    def _watch(self, proc, spec, status_r, group, *, join, block_w, started, escalate, **extra):
+            result = self._watch(
+                jail.proc, spec, jail.status_r, group, join=False, block_w=None,
+                started=time.monotonic(), escalate=escalate, exit_fd=slot.sock.fileno(),
+                reap=slot.reap, status=jail.status,
+            )  # fmt: skip
+            reusable = True
+            return result
+        except OSError as exc:
+            return RunResult(status="sandbox_error", message=f"run slot failed: {exc}")
+        finally:
+            if not jail.discarded:
+                slots.release(slot, reusable=reusable and slot.finish())
+                if jail.uid is not None and jail.uid != spec.uid:
+                    UIDS.release(jail.uid)
+
+    def _prestart(self, spec: ExecSpec, key: str, layout: cgroups.Layout) -> None:
+        """Start the next jail of this shape in the background (`sandbox.backends.warm`)."""
+
+        try:  # here, not in the background: the job's own files go when the job ends
+            ahead = dataclasses.replace(spec, binds=warm.stage_binds(spec, key))
+        except OSError:
+            return
+
+        def start() -> None:
+            uid = UIDS.acquire()
+            try:
+                jail = self._launch(ahead, layout, uid=uid, backstop_cpu_s=warm.BACKSTOP_CPU_S)
+            except OSError:
+                UIDS.release(uid)
+                return
+            self._pending.put(key, jail)
+
+        _background(start)
+
+    def _watch(
+        self, proc, spec, status_r, group, *, join, block_w, started, escalate, status=None,
+        **extra,
+    ):  # fmt: skip
         """Steps 2-3 of the protocol, then supervise the run; the result once it is over."""
-        status = bytearray()
+        status = bytearray() if status is None else status
         child, pidfd = self._start(proc, status_r, status, group if join else None, spec, block_w)
 
         def kill() -> None:
@@ -355,6 +419,54 @@ class BwrapBackend:
             setup_failed=failed,
             files=files,
         )
+
+
+class _Jail:
+    """A spawned jail in its slot: the run's pipes and the status fd of bwrap."""
+
+    def __init__(self, slot: slots.Slot, proc: _Launched, status_r: int, *, uid) -> None:
+        self.slot, self.proc, self.status_r, self.uid = slot, proc, status_r, uid
+        self.status = bytearray()
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Kill it unused (a warm jail nobody took) and free its slot and uid."""
+        if self.discarded:
+            return
+        self.discarded = True
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            f.close()
+        os.close(self.status_r)
+        ok = self.slot.finish()  # kills what runs in the group but the launcher
+        with contextlib.suppress(OSError):
+            self.slot.reap()
+        slots.release(self.slot, reusable=ok and self.slot.finish())
+        if self.uid is not None:
+            UIDS.release(self.uid)
+
+
+_starts: queue.SimpleQueue = queue.SimpleQueue()
+_starter: threading.Thread | None = None
+_starter_lock = threading.Lock()
+
+
+def _background(fn) -> None:
+    """Run ``fn`` on one long-lived thread (warm starts are best effort, in order)."""
+    global _starter
+    with _starter_lock:
+        if _starter is None:
+            _starter = threading.Thread(target=_serve_starts, name="rlvr-warm", daemon=True)
+            _starter.start()
+    _starts.put(fn)
+
+
+def _serve_starts() -> None:
+    while True:
+        fn = _starts.get()
+        try:
+            fn()
+        except Exception:  # best effort: the next run starts cold
+            logging.getLogger("sandbox").debug("warm start failed", exc_info=True)
 
 
 class _Launched:

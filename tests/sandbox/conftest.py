@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sandbox import Job, JobResult, Limits, Run, RunResult, run
+from sandbox import Job, JobResult, Limits, Run, RunResult, drop_warm, run
 from sandbox.backends import get_backend
 from sandbox.backends.base import UIDS
 
@@ -52,7 +52,9 @@ def run_job(job: Job, backend: str | None = None) -> JobResult:
 
 
 def pool_processes() -> list[psutil.Process]:
-    """Processes still running under this test process's pool uids (must be none after a run)."""
+    """Processes still running under this test process's pool uids (must be none after a run;
+    jails started ahead for the next warm job are dropped first: they belong to no run)."""
+    drop_warm()
     first = UIDS._first
     out = []
     for proc in psutil.process_iter(["uids", "status"]):

@@ -149,6 +149,7 @@ def _run_harness(doc: dict[str, Any], limits: Limits, config: CodeConfig) -> _Ru
         main=name,
         runs=(Run(stdin=stdin),),
         limits=limits,
+        warm=True,  # the harness reads its whole doc before it runs anything of the job
     )
     result = run_job(job, backend=config.backend)
     if result.compile is not None and result.compile.status == "sandbox_error":

@@ -1,0 +1,117 @@
+"""Warm jobs: the next jail of the same shape is started ahead, then used once by one run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sandbox import Job, Limits, Run, cgroups, drop_warm, run
+from sandbox.backends import get_backend
+from tests.sandbox.conftest import needs_bwrap, needs_root, pool_processes
+
+pytestmark = [needs_bwrap, needs_root]
+
+LIMITS = Limits(cpu_s=2, wall_s=5, memory_mb=128, output_bytes=1 << 20, workdir_mb=16)
+# Reads all of stdin first (what Job.warm promises), then says whether an earlier run left a mark.
+PROGRAM = (
+    "import os, sys\n"
+    "data = sys.stdin.read()\n"
+    "seen = os.path.exists('/tmp/mark')\n"
+    "open('/tmp/mark', 'w').close()\n"
+    "print(data.strip(), seen)\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def v1_slots():
+    layout = cgroups.probe()
+    if layout is None or layout.version != 1:
+        pytest.skip("warm jails live in cgroup v1 run slots")
+    drop_warm()
+    yield
+    drop_warm()
+
+
+def _warm(stdin: str, limits: Limits = LIMITS):
+    job = Job(language="python", files={"main.py": PROGRAM}, runs=(Run(stdin=stdin),),
+              limits=limits, warm=True)  # fmt: skip
+    return run(job).runs[0]
+
+
+def _counting(monkeypatch) -> dict[str, int]:
+    backend = get_backend("bwrap")
+    counts = {"hit": 0, "miss": 0}
+    take = backend._pending.take
+
+    def counted(key):
+        jail = take(key)
+        counts["hit" if jail is not None else "miss"] += 1
+        return jail
+
+    monkeypatch.setattr(backend._pending, "take", counted)
+    return counts
+
+
+def _settle() -> None:
+    """Until the background start of the next jail is done (it is best effort, so: a bound)."""
+    pending = get_backend("bwrap")._pending
+    deadline = time.monotonic() + 5
+    while not pending._jails and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_each_run_gets_a_fresh_jail_started_ahead(monkeypatch) -> None:
+    counts = _counting(monkeypatch)
+    outs = []
+    for i in range(4):
+        outs.append(_warm(f"job {i}\n"))
+        _settle()
+    assert [(r.status, r.stdout) for r in outs] == [
+        ("ok", f"job {i} False\n".encode()) for i in range(4)
+    ]
+    assert counts == {"hit": 3, "miss": 1}
+
+
+def test_waiting_ahead_is_not_counted_as_the_runs_wall_time() -> None:
+    _warm("first\n")
+    time.sleep(1.0)  # the next jail is up and waiting for its stdin
+    second = _warm("second\n")
+    assert second.status == "ok"
+    assert second.wall_s < 0.8
+
+
+def test_another_shape_is_a_cold_start(monkeypatch) -> None:
+    _warm("a\n")
+    _settle()
+    counts = _counting(monkeypatch)
+    bigger = Limits(cpu_s=2, wall_s=5, memory_mb=256, output_bytes=1 << 20, workdir_mb=16)
+    assert _warm("b\n", bigger).stdout == b"b False\n"
+    assert counts == {"hit": 0, "miss": 1}
+    other_cpu = Limits(cpu_s=1, wall_s=5, memory_mb=128, output_bytes=1 << 20, workdir_mb=16)
+    assert _warm("c\n", other_cpu).stdout == b"c False\n"  # CPU is checked per run: same shape
+    assert counts == {"hit": 1, "miss": 1}
+
+
+def test_a_warm_run_keeps_its_own_cpu_limit() -> None:
+    _warm("warm up\n")
+    _settle()
+    job = Job(
+        language="python",
+        files={"main.py": PROGRAM + "while True: pass\n"},
+        runs=(Run(stdin="x\n"),),
+        limits=Limits(cpu_s=0.5, wall_s=5, memory_mb=128, workdir_mb=16),
+        warm=True,
+    )
+    run(job)  # a cold start of this shape; the next one is warm
+    _settle()
+    result = run(job).runs[0]
+    assert result.status == "time_limit"
+    assert result.cpu_s < 1.5
+
+
+def test_drop_warm_leaves_no_jailed_process() -> None:
+    _warm("a\n")
+    _settle()
+    drop_warm()
+    assert pool_processes() == []

@@ -39,6 +39,7 @@ from verifiers.code import CodeConfig, verify_code_batch  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "code"
 OUT = ROOT / "benchmarks" / "results" / "code_bench.json"
 WORKERS = 2
+ROUNDS = 5
 PYTHON = "/usr/bin/python3"  # the interpreter the sandbox runs, so both sides run the same one
 
 
@@ -241,9 +242,10 @@ NOTES = {
     ),
     "codeforces/csharp": "60 Mono C# solutions: no C# in the sandbox, skipped explicitly",
     "humaneval_ratio": (
-        "the anchor runs one bare python per problem (~9 ms start); a sandboxed run costs ~19 ms "
-        "empty (bwrap + cgroup set-up) and the harness ~30 ms; 21/164 problems also need the "
-        "clean replay run. The 2x target needs a cheaper jail start (sandbox/) or a warm pool"
+        "median of 5 alternating rounds. What closed the gap from 3.25x: run slots (no cgroup "
+        "migration stall, no fork of the caller), simple asserts decided outside the jail "
+        "(replay jails 21 -> 6), a lighter harness start (random only when used), and warm "
+        "jobs: the next harness jail starts ahead on idle CPU (sandbox/backends/warm.py)"
     ),
     "codet_published": (
         "CodeT Table 2 baseline (CodeGen-16B): pass@1 29.3 / pass@10 49.9 / pass@100 75.0; "
@@ -262,8 +264,14 @@ def main() -> None:
     args = ap.parse_args()
     he = load("humaneval_openai.jsonl")
     rows = he[:40] if args.quick else he
-    bare_wall, bare_pass = bare_humaneval(rows)
-    ours_wall, ours_pass, bad = sandboxed_humaneval(rows)
+    # Alternating rounds, medians: the machine is shared, and one pass of each is ~1-2 s.
+    bare_walls, ours_walls = [], []
+    for _ in range(1 if args.quick else ROUNDS):
+        bare_wall, bare_pass = bare_humaneval(rows)
+        ours_wall, ours_pass, bad = sandboxed_humaneval(rows)
+        bare_walls.append(bare_wall)
+        ours_walls.append(ours_wall)
+    bare_wall, ours_wall = statistics.median(bare_walls), statistics.median(ours_walls)
     report: dict = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -272,9 +280,19 @@ def main() -> None:
         },
         "humaneval_canonical": {
             "problems": len(rows),
-            "bare_subprocess": {"wall_s": round(bare_wall, 2), "passed": bare_pass},
-            "rlvr_sandboxed": {"wall_s": round(ours_wall, 2), "passed": ours_pass, "failed": bad},
-            "ratio": round(ours_wall / bare_wall, 2),
+            "rounds": len(bare_walls),
+            "bare_subprocess": {
+                "wall_s": round(bare_wall, 3),
+                "rounds_s": [round(x, 3) for x in bare_walls],
+                "passed": bare_pass,
+            },
+            "rlvr_sandboxed": {
+                "wall_s": round(ours_wall, 3),
+                "rounds_s": [round(x, 3) for x in ours_walls],
+                "passed": ours_pass,
+                "failed": bad,
+            },
+            "ratio": round(ours_wall / bare_wall, 3),
             "target_ratio": 2.0,
         },
     }

@@ -269,9 +269,9 @@ def _notes(results: dict) -> list[str]:
     """Why a target is missed, from this run's own figures (the ceiling is raw bwrap)."""
     t = results["throughput"]
     notes = [
-        "cgroup v1 groups are recycled from a pool (sandbox/cgroups.py acquire/_recycle): "
-        "saves 3 mkdir + 3 rmdir + limit writes per run; cgroup.procs migrations (one per v1 "
-        "hierarchy) and bwrap's --block-fd handshake remain, both needed for isolation.",
+        "cgroup v1: run slots (sandbox/slots.py): each jail is forked by a small launcher that "
+        "lives in the slot's groups, so no cgroup.procs migration (an RCU stall of 1-30 ms) and "
+        "no fork of the large caller per run; limits and counters are plain writes per run.",
     ]
     if not t["meets_target"]:
         raw = t["raw_bwrap_ratio"]
@@ -281,10 +281,9 @@ def _notes(results: dict) -> list[str]:
             f"pool uid or result handling) reaches {raw} of bare in this run, so 0.8 is above the "
             f"bwrap ceiling on this machine (namespace setup/teardown, mounts, an extra "
             f"fork/exec per job); the sandbox reaches {t['ratio']} = {share:.2f} of that ceiling. "
-            f"The rest: cgroup migration into 3 v1 hierarchies, the status-fd/block-fd "
-            f"handshake, setuid to a pool uid with rlimits (preexec_fn forces fork, not vfork), "
-            f"3 tmpfs and ~12 binds instead of 2 and 5, job dir staging. Shared 2-core machine: "
-            f"see load_avg_before/after."
+            f"The rest: the launcher's fork and set-up (pool uid, rlimits), 3 tmpfs and ~12 "
+            f"binds instead of 2 and 5, seccomp, cgroup limit and counter writes, job dir "
+            f"staging and the supervisor. Shared 2-core machine: see load_avg_before/after."
         )
     for name, o in results["overhead"].items():
         if not o["meets_target"]:

@@ -7,14 +7,16 @@ work dir at ``/work``; no /root, /home, project or caller files (B3); an empty e
 allowlist (B4); ``--new-session`` (no tty, B13), ``--die-with-parent``, nested user namespaces
 disabled. Outside, bwrap runs as a dedicated pool uid (never root: RLIMIT_NPROC binds, B6/B7).
 
-Start-up protocol (why: cgroup membership must be in place before untrusted code runs, and a
-``preexec_fn`` cannot join a cgroup once it has dropped to the pool uid):
+Start-up (why: cgroup limits must be in force before untrusted code runs):
 
-1. spawn bwrap as the pool uid, with rlimits set in the child before exec (`rlimit_setter`) and
-   ``--block-fd``: bwrap sets up the jail, then waits before forking the program;
-2. read ``child-pid`` from ``--json-status-fd`` and put that child (the jail's pid 1) in the run's
-   cgroup; everything it forks inherits the group;
-3. write one byte to the block fd; the program starts.
+- cgroup v1, root (this project's CI VM): the run takes a slot (`sandbox.slots`), whose launcher
+  lives in the slot's groups and forks bwrap there as the pool uid with rlimits set: the jail is
+  born inside its limits, no migration. ``child-pid`` from ``--json-status-fd`` gives the jail's
+  pid 1 (killed through a pidfd). `Job.warm` jobs get their next jail started ahead
+  (`sandbox.backends.warm`).
+- otherwise (cgroup v2, ``RLVR_SANDBOX_NO_SLOTS=1``): spawn bwrap with ``--block-fd`` (it sets up
+  the jail, then waits), read ``child-pid``, put that pid 1 into a new group by ``cgroup.procs``
+  (everything it forks inherits it), then write one byte to the block fd.
 
 bwrap writes ``{"exit-code": N}`` on the status fd only once the program was exec'd, so a failed
 mount or exec is a ``sandbox_error`` and can never be faked by a program printing ``bwrap: ...``.

@@ -292,7 +292,10 @@ class BwrapBackend:
         """Write stdin, supervise, collect; None when a warm jail had failed its set-up."""
         slot, reusable = jail.slot, False
         try:
-            if not cold and not _read_first_json(jail.status_r, jail.status, time.monotonic() + 1):
+            if not cold and (
+                not _read_first_json(jail.status_r, jail.status, time.monotonic() + 1)
+                or select.select([slot.sock], [], [], 0)[0]  # it already exited: not this run's
+            ):
                 jail.discard()
                 return None
             group = slot.group

@@ -115,3 +115,20 @@ def test_drop_warm_leaves_no_jailed_process() -> None:
     _settle()
     drop_warm()
     assert pool_processes() == []
+
+
+def test_a_warm_jail_that_died_waiting_is_not_the_runs_failure(monkeypatch) -> None:
+    """Nothing of the job ran in it: the run starts cold instead of reporting an error."""
+    import os
+    import signal
+
+    _warm("a\n")
+    _settle()
+    pending = get_backend("bwrap")._pending
+    ((_, _, jail),) = pending._jails
+    os.kill(jail.proc.pid, signal.SIGKILL)  # bwrap's monitor, as if the OOM killer took it
+    time.sleep(0.2)
+    counts = _counting(monkeypatch)
+    result = _warm("b\n")
+    assert (result.status, result.stdout) == ("ok", b"b False\n")
+    assert counts == {"hit": 1, "miss": 0}  # taken, found dead, discarded

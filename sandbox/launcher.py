@@ -25,6 +25,7 @@ so the slot's OOM killer always picks a jailed task over the launcher. It dies w
 
 from __future__ import annotations
 
+import fcntl
 import marshal
 import os
 import resource
@@ -40,6 +41,7 @@ def _child(req: dict, fds: list[int], err_w: int) -> None:
     """In the forked child: place fds, new session, limits, drop to the pool uid, exec."""
     try:
         targets = req["targets"]
+        err_w = fcntl.fcntl(err_w, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD + MAX_FDS)  # above them all
         for i, fd in enumerate(fds):
             os.dup2(fd, _HIGH_FD + i)
         for i, target in enumerate(targets):

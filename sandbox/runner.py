@@ -58,6 +58,10 @@ def _job_dir() -> Path:
 @functools.cache
 def _sweep_once() -> None:
     """Remove job dirs of processes that died mid-job (``job-<pid>-...``), once per process."""
+    for path in base_dir().glob("warm-*-*"):  # staged copies of warm jobs' files
+        owner = path.name.split("-")[1]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
     for path in base_dir().glob("job-*-*"):
         owner = path.name.split("-")[1]
         if not owner.isdigit() or pid_alive(int(owner)):

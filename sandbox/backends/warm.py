@@ -16,8 +16,10 @@ is only a backstop (`BACKSTOP_CPU_S`).
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -49,9 +51,11 @@ def shape_key(spec: ExecSpec) -> str | None:
 
 
 def stage_binds(spec: ExecSpec, key: str) -> list[tuple[str, str]]:
-    """Copies of the bound files that outlive the job that staged them (one dir per shape)."""
+    """Copies of the bound files that outlive the job that staged them (one dir per shape;
+    removed at exit, or by the next process's sweep if this one dies first)."""
     root = base_dir() / f"warm-{os.getpid()}-{key}"
     if not root.is_dir():
+        _remove_at_exit()
         tmp = root.with_name(root.name + f".{threading.get_ident()}")
         tmp.mkdir(mode=0o755, parents=True, exist_ok=True)
         for host, name in spec.binds:
@@ -66,6 +70,17 @@ def stage_binds(spec: ExecSpec, key: str) -> list[tuple[str, str]]:
                 path.unlink() if path.is_file() else path.rmdir()
             tmp.rmdir()
     return [(str(root / name), name) for _, name in spec.binds]
+
+
+@functools.cache
+def _remove_at_exit() -> None:
+    atexit.register(remove_staged, os.getpid())
+
+
+def remove_staged(owner: int) -> None:
+    """Remove the staged copies of process ``owner`` (``warm-<pid>-<shape>``)."""
+    for path in base_dir().glob(f"warm-{owner}-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Pending:

@@ -132,3 +132,25 @@ def test_a_warm_jail_that_died_waiting_is_not_the_runs_failure(monkeypatch) -> N
     result = _warm("b\n")
     assert (result.status, result.stdout) == ("ok", b"b False\n")
     assert counts == {"hit": 1, "miss": 0}  # taken, found dead, discarded
+
+
+def test_staged_copies_are_removed_at_exit_or_by_the_next_sweep() -> None:
+    import os
+
+    from sandbox import runner
+    from sandbox.backends import warm
+    from sandbox.workdir import base_dir
+
+    _warm("a\n")
+    _settle()
+    drop_warm()
+    mine = list(base_dir().glob(f"warm-{os.getpid()}-*"))
+    assert mine, "a warm job stages its files once per shape"
+    warm.remove_staged(os.getpid())
+    assert not list(base_dir().glob(f"warm-{os.getpid()}-*"))
+    dead = base_dir() / "warm-999999999-0123"  # no such pid: a process that died
+    dead.mkdir()
+    (dead / "main.py").write_text("x")
+    runner._sweep_once.cache_clear()
+    runner._sweep_once()
+    assert not dead.exists()

@@ -250,6 +250,7 @@ def test_nothing_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "_job_dir", lambda: made.append(original()) or made[-1])
     run_code("open('x', 'w').write('y')")
     run_code("int main(){}", language="cpp")
+    runner.settle()  # job directories go on a background thread, once the job is over
     assert len(made) == 2
     assert not any(p.exists() for p in made)
     with open("/proc/self/mounts") as f:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-import queue
 import signal
 import threading
 import time
@@ -31,6 +30,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.background import Background
 from sandbox.workdir import pid_alive
 
 ROOT = Path("/sys/fs/cgroup")
@@ -262,8 +262,7 @@ class JobCgroup:
         return ok
 
 
-_retired: queue.SimpleQueue[JobCgroup] = queue.SimpleQueue()
-_reaper: threading.Thread | None = None
+_REAPER = Background("rlvr-cgroup-reaper")
 
 
 def _sweep_stale(layout: Layout) -> None:
@@ -276,22 +275,11 @@ def _sweep_stale(layout: Layout) -> None:
 
 
 def _drain() -> None:
-    """At exit: remove what the background reaper has not removed yet."""
-    while not _retired.empty():
-        _retired.get().remove(timeout_s=0.5)
-
-
-def _reap() -> None:
-    while True:
-        _retired.get().remove()
+    """At exit: let the background reaper finish what it has."""
+    _REAPER.drain(timeout_s=5)
 
 
 def retire(group: JobCgroup) -> None:
     """Remove ``group`` in a background thread: an emptied v1 group can stay busy for a few ms,
     and waiting for it would add that to every run (its tasks are already dead)."""
-    global _reaper
-    with _probe_lock:
-        if _reaper is None:
-            _reaper = threading.Thread(target=_reap, name="rlvr-cgroup-reaper", daemon=True)
-            _reaper.start()
-    _retired.put(group)
+    _REAPER.put(group.remove)

@@ -14,15 +14,14 @@ import dataclasses
 import functools
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from sandbox.backends import get_backend
 from sandbox.backends.base import UIDS, Backend, ExecSpec
+from sandbox.background import Background
 from sandbox.errors import JobError
 from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import BASE_ENV, Language, get_language
@@ -140,31 +139,15 @@ def drop_warm() -> None:
             drop()
 
 
-_cleanups: queue.SimpleQueue = queue.SimpleQueue()
-_cleaner: threading.Thread | None = None
-_cleaner_lock = threading.Lock()
+_CLEANER = Background("rlvr-job-cleanup")
 
 
 def _cleanup(root: Path, keep: list[WorkDir]) -> None:
     """Remove a finished job's directory on a background thread: ``rmdir`` and ``lstat`` wait on
     the kernel's mount lock while other jails are being set up (0.5-1 ms each, measured), and
     no result depends on it. `settle` waits for it; after a crash the next process sweeps it."""
-    global _cleaner
-    with _cleaner_lock:
-        if _cleaner is None:
-            _cleaner = threading.Thread(target=_clean, name="rlvr-job-cleanup", daemon=True)
-            _cleaner.start()
-            atexit.register(settle)
-    _cleanups.put((root, keep))
 
-
-def _clean() -> None:
-    while True:
-        item = _cleanups.get()
-        if isinstance(item, threading.Event):
-            item.set()
-            continue
-        root, keep = item
+    def remove() -> None:
         for work in keep:
             try:
                 work.remove()
@@ -172,14 +155,15 @@ def _clean() -> None:
                 log.warning("could not remove %s", work.path, exc_info=True)
         shutil.rmtree(root, ignore_errors=True)
 
+    _CLEANER.put(remove)
+
 
 def settle(timeout_s: float = 30.0) -> None:
     """Wait until the directories of every job finished so far are removed."""
-    if _cleaner is None:
-        return
-    done = threading.Event()
-    _cleanups.put(done)
-    done.wait(timeout_s)
+    _CLEANER.drain(timeout_s)
+
+
+atexit.register(settle)
 
 
 async def arun(job: Job, *, backend: str | None = None, stop: StopFn | None = None) -> JobResult:

@@ -31,14 +31,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
-import queue
 import select
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -54,6 +51,7 @@ from sandbox.backends.base import (
     rlimit_setter,
     rlimits,
 )
+from sandbox.background import Background
 from sandbox.job import RunResult
 from sandbox.supervise import supervise
 from sandbox.workdir import base_dir
@@ -338,7 +336,7 @@ class BwrapBackend:
                 return
             self._pending.put(key, jail)
 
-        _background(start)
+        _STARTER.put(start)
 
     def _watch(
         self, proc, spec, status_r, group, *, join, block_w, started, escalate, status=None,
@@ -450,28 +448,7 @@ class _Jail:
             UIDS.release(self.uid)
 
 
-_starts: queue.SimpleQueue = queue.SimpleQueue()
-_starter: threading.Thread | None = None
-_starter_lock = threading.Lock()
-
-
-def _background(fn) -> None:
-    """Run ``fn`` on one long-lived thread (warm starts are best effort, in order)."""
-    global _starter
-    with _starter_lock:
-        if _starter is None:
-            _starter = threading.Thread(target=_serve_starts, name="rlvr-warm", daemon=True)
-            _starter.start()
-    _starts.put(fn)
-
-
-def _serve_starts() -> None:
-    while True:
-        fn = _starts.get()
-        try:
-            fn()
-        except Exception:  # best effort: the next run starts cold
-            logging.getLogger("sandbox").debug("warm start failed", exc_info=True)
+_STARTER = Background("rlvr-warm")  # warm starts: best effort, in order
 
 
 class _Launched:

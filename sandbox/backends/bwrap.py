@@ -123,6 +123,7 @@ class BwrapBackend:
         return _probe(self.binary)
 
     def drop_warm(self) -> None:
+        _STARTER.drain()  # a start in flight would otherwise add a jail after the clear
         self._pending.clear()
 
     def enforcement(self) -> dict[str, str]:

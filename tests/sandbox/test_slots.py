@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sandbox import Job, Limits, Run, cgroups, run, slots
+from sandbox import Job, Limits, Run, cgroups, drop_warm, run, slots
 from tests.sandbox.conftest import needs_bwrap, needs_root
 
 pytestmark = [needs_bwrap, needs_root]
@@ -23,7 +23,10 @@ def layout(monkeypatch: pytest.MonkeyPatch) -> cgroups.Layout:
     if layout is None or layout.version != 1:
         pytest.skip("run slots serve cgroup v1 machines")
     monkeypatch.delenv("RLVR_SANDBOX_NO_SLOTS", raising=False)
-    slots.close_all()  # each test starts from one fresh slot (sequential runs reuse it)
+    # Each test starts from no slot (sequential runs then reuse one): warm jails that earlier
+    # tests in this process left, or are still starting, would hold or hand back slots.
+    drop_warm()
+    slots.close_all()
     return layout
 
 

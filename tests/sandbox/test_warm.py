@@ -28,7 +28,7 @@ def v1_slots():
     layout = cgroups.probe()
     if layout is None or layout.version != 1:
         pytest.skip("warm jails live in cgroup v1 run slots")
-    drop_warm()
+    drop_warm()  # waits for a start still in flight from an earlier test
     yield
     drop_warm()
 

@@ -51,6 +51,17 @@ def _write(path: Path, value: str) -> None:
         f.write(value)
 
 
+def _write_unless_unsupported(path: Path, value: str) -> bool:
+    """False when the kernel refuses the file itself (v1 swap accounting off)."""
+    try:
+        _write(path, value)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        return False
+
+
 def _read(path: Path) -> str:
     with open(path) as f:
         return f.read()
@@ -151,13 +162,14 @@ class JobCgroup:
             dirs[controller] = d
         group = cls(layout, dirs)
         try:
-            group._limit(memory_bytes, pids)
+            group.set_limits(memory_bytes, pids)
         except OSError:
             group.remove()
             raise
         return group
 
-    def _limit(self, memory_bytes: int, pids: int) -> None:
+    def set_limits(self, memory_bytes: int, pids: int) -> None:
+        """Memory (swap included) and task limits; a long-lived group may raise or lower them."""
         mem, pid = self.dirs["memory"], self.dirs["pids"]
         if self.layout.version == 2:
             _write(mem / "memory.max", str(memory_bytes))
@@ -165,14 +177,23 @@ class JobCgroup:
                 _write(mem / "memory.swap.max", "0")
             _write(pid / "pids.max", str(pids))
             return
+        memsw = mem / "memory.memsw.limit_in_bytes"
+        swap_capped = memsw.exists() and _write_unless_unsupported(memsw, "-1")
+        # v1 wants memsw >= limit at every step: opened above, limit set, then closed on it
         _write(mem / "memory.limit_in_bytes", str(memory_bytes))
-        if (mem / "memory.memsw.limit_in_bytes").exists():
-            try:
-                _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
-            except OSError as exc:  # swap accounting off: nothing to cap
-                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
-                    raise
+        if swap_capped:
+            _write(memsw, str(memory_bytes))
         _write(pid / "pids.max", str(pids))
+
+    def usage_bytes(self) -> int:
+        name = "memory.current" if self.layout.version == 2 else "memory.usage_in_bytes"
+        return int(_read(self.dirs["memory"] / name))
+
+    def pids_current(self) -> int | None:
+        try:
+            return int(_read(self.dirs["pids"] / "pids.current"))
+        except (OSError, ValueError):
+            return None
 
     def add(self, pid: int) -> None:
         for d in {*self.dirs.values()}:
@@ -224,15 +245,22 @@ class JobCgroup:
         """An OOM kill since this run started (``oom_baseline``: a slot's earlier runs)."""
         return self.oom_kills() > self.oom_baseline
 
-    def kill(self) -> None:
-        """SIGKILL every task; v2 atomically via cgroup.kill, v1 by repeated sweeps."""
-        if self.layout.version == 2 and (self.dirs["pids"] / "cgroup.kill").exists():
+    def kill(self, keep: int | None = None) -> None:
+        """SIGKILL every task but ``keep`` (a slot's launcher); v2 without one atomically via
+        cgroup.kill, else by a sweep."""
+        if (
+            keep is None
+            and self.layout.version == 2
+            and (self.dirs["pids"] / "cgroup.kill").exists()
+        ):
             try:
                 _write(self.dirs["pids"] / "cgroup.kill", "1")
                 return
             except OSError:
                 pass  # fall through to the sweep
         for pid in self.procs():
+            if pid == keep:
+                continue
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

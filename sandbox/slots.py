@@ -21,11 +21,7 @@ What a shared group changes, and how it is kept exact per run:
 from __future__ import annotations
 
 import atexit
-import errno
 import marshal
-import os
-import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +30,7 @@ import time
 from pathlib import Path
 
 from sandbox import cgroups, launcher
+from sandbox.background import Background
 
 RESIDUE_MAX_BYTES = 16 << 20
 _LAUNCHER = str(Path(launcher.__file__).resolve())
@@ -77,19 +74,11 @@ class Slot:
     def prepare(self, *, memory_bytes: int, pids: int) -> None:
         """Limits and zeroed counters for the next run (the group holds only the launcher)."""
         g, mem = self.group, self.group.dirs["memory"]
-        base = int(cgroups._read(mem / "memory.usage_in_bytes"))
+        base = g.usage_bytes()
         if base > RESIDUE_MAX_BYTES:
             cgroups._write(mem / "memory.force_empty", "0")
-            base = int(cgroups._read(mem / "memory.usage_in_bytes"))
-        limit = str(memory_bytes + base)
-        memsw = mem / "memory.memsw.limit_in_bytes"
-        has_memsw = memsw.exists()
-        if has_memsw:  # memsw >= limit at every step: open it, set the limit, close it again
-            _write_tolerant(memsw, "-1")
-        cgroups._write(mem / "memory.limit_in_bytes", limit)
-        if has_memsw:
-            _write_tolerant(memsw, limit)
-        cgroups._write(g.dirs["pids"] / "pids.max", str(pids + 1))  # + the launcher
+            base = g.usage_bytes()
+        g.set_limits(memory_bytes + base, pids + 1)  # + the launcher, its pages and residue
         cgroups._write(mem / "memory.max_usage_in_bytes", "0")  # resets to current usage
         if "cpu" in g.dirs:
             cgroups._write(g.dirs["cpu"] / "cpuacct.usage", "0")
@@ -120,28 +109,23 @@ class Slot:
         reply = self._recv()
         return int(reply["status"]), float(reply["cpu"]), reply["maxrss"] / 1024
 
+    def kill_run(self) -> None:
+        """SIGKILL every task of the group but the launcher."""
+        self.group.kill(keep=self.proc.pid)
+
     def finish(self) -> bool:
         """Kill what the run left; True when only the launcher is left (the slot is reusable)."""
         deadline = time.monotonic() + _FINISH_TIMEOUT_S
         while True:
-            left = [pid for pid in self.group.procs() if pid != self.proc.pid]
-            if not left and self._pids_current() <= 1:
+            others = [pid for pid in self.group.procs() if pid != self.proc.pid]
+            if not others and (self.group.pids_current() or 0) <= 1:
                 return self.proc.poll() is None
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
+            self.kill_run()
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.002)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _pids_current(self) -> int:
-        try:
-            return int(cgroups._read(self.group.dirs["pids"] / "pids.current"))
-        except (OSError, ValueError):
-            return 0
 
     def _recv(self) -> dict:
         try:
@@ -162,30 +146,10 @@ class Slot:
         cgroups.retire(self.group)
 
 
-def _write_tolerant(path: Path, value: str) -> None:
-    try:
-        cgroups._write(path, value)
-    except OSError as exc:  # swap accounting off
-        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-
-
 _free: list[Slot] = []
 _lock = threading.Lock()
-
-
-_requests: queue.SimpleQueue = queue.SimpleQueue()
-_maker: threading.Thread | None = None
-
-
-def _make_slots() -> None:
-    while True:
-        layout, done, box = _requests.get()
-        try:
-            box.append(Slot(layout))
-        except OSError as exc:
-            box.append(exc)
-        done.set()
+_MAKER = Background("rlvr-slot-maker")
+_at_exit = False
 
 
 def acquire(layout: cgroups.Layout) -> Slot:
@@ -194,16 +158,24 @@ def acquire(layout: cgroups.Layout) -> Slot:
     New slots are made on one long-lived thread: a launcher's ``PR_SET_PDEATHSIG`` fires when
     the *thread* that forked it ends, and callers' worker threads come and go.
     """
-    global _maker
+    global _at_exit
     with _lock:
         if _free:
             return _free.pop()
-        if _maker is None:
+        if not _at_exit:  # after cgroups' own: runs before it, so the groups it retires go
             atexit.register(close_all)
-            _maker = threading.Thread(target=_make_slots, name="rlvr-slot-maker", daemon=True)
-            _maker.start()
+            _at_exit = True
     done, box = threading.Event(), []
-    _requests.put((layout, done, box))
+
+    def make() -> None:
+        try:
+            box.append(Slot(layout))
+        except OSError as exc:
+            box.append(exc)
+        finally:
+            done.set()
+
+    _MAKER.put(make)
     done.wait()
     if isinstance(box[0], OSError):
         raise box[0]

@@ -116,12 +116,7 @@ def _read_json(path: Path) -> Iterator[Record]:
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     if pos < len(text) and text[pos] != "[":
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"malformed JSON ({exc.msg})", path=str(path), line=exc.lineno
-            ) from None
+        value, end = _decode_at(decoder, text, pos, path)
         if _skip_ws(text, end) != len(text):
             raise InputError(
                 "extra data after the JSON document — one object per line? use --format jsonl",
@@ -133,6 +128,14 @@ def _read_json(path: Path) -> Iterator[Record]:
     yield from _read_json_array(text, path, decoder, pos + 1)
 
 
+def _decode_at(decoder: json.JSONDecoder, text: str, pos: int, path: Path) -> tuple[Any, int]:
+    """One JSON value starting at ``pos``; a malformed one is an InputError naming the line."""
+    try:
+        return decoder.raw_decode(text, pos)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
+
+
 def _read_json_array(
     text: str, path: Path, decoder: json.JSONDecoder, pos: int
 ) -> Iterator[Record]:
@@ -142,12 +145,7 @@ def _read_json_array(
         yield from ()
         return _check_end(text, path, pos + 1, counter)
     while True:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"malformed JSON ({exc.msg})", path=str(path), line=exc.lineno
-            ) from None
+        value, end = _decode_at(decoder, text, pos, path)
         yield _as_record(value, path, counter.line_at(pos))
         pos = _skip_ws(text, end)
         if text[pos : pos + 1] == "]":

@@ -259,7 +259,7 @@ class BwrapBackend:
                 launch_limits = dataclasses.replace(spec.limits, cpu_s=backstop_cpu_s)
             return _Jail(slot, *self._spawn(spec, slot, launch_limits, uid), uid=uid)
         except BaseException:
-            slots.release(slot, reusable=slot.finish() if slot.proc.poll() is None else False)
+            slots.release(slot, reusable=slot.finish())
             raise
 
     def _spawn(self, spec: ExecSpec, slot: slots.Slot, limits, uid):
@@ -297,17 +297,9 @@ class BwrapBackend:
             ):
                 jail.discard()
                 return None
-            group = slot.group
-
-            def escalate() -> None:
-                for task in group.procs():
-                    if task != slot.proc.pid:
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(task, signal.SIGKILL)
-
             result = self._watch(
-                jail.proc, spec, jail.status_r, group, join=False, block_w=None,
-                started=time.monotonic(), escalate=escalate, exit_fd=slot.sock.fileno(),
+                jail.proc, spec, jail.status_r, slot.group, join=False, block_w=None,
+                started=time.monotonic(), escalate=slot.kill_run, exit_fd=slot.sock.fileno(),
                 reap=slot.reap, status=jail.status,
             )  # fmt: skip
             reusable = True
@@ -441,10 +433,10 @@ class _Jail:
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             f.close()
         os.close(self.status_r)
-        ok = self.slot.finish()  # kills what runs in the group but the launcher
+        self.slot.kill_run()
         with contextlib.suppress(OSError):
-            self.slot.reap()
-        slots.release(self.slot, reusable=ok and self.slot.finish())
+            self.slot.reap()  # the launcher's report of it, so the next run's is not mixed up
+        slots.release(self.slot, reusable=self.slot.finish())
         if self.uid is not None:
             UIDS.release(self.uid)
 

@@ -66,9 +66,7 @@ def stage_binds(spec: ExecSpec, key: str) -> list[tuple[str, str]]:
         try:
             tmp.rename(root)
         except OSError:  # another thread staged it first
-            for path in sorted(tmp.rglob("*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            tmp.rmdir()
+            shutil.rmtree(tmp, ignore_errors=True)
     return [(str(root / name), name) for _, name in spec.binds]
 
 

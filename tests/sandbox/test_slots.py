@@ -58,7 +58,7 @@ def test_slot_is_back_to_its_launcher_after_a_run(layout) -> None:
     assert _py(forks).status == "ok"
     slot = _only_slot()
     assert slot.group.procs() == [slot.proc.pid]
-    assert slot._pids_current() == 1
+    assert slot.group.pids_current() == 1
     tight = Limits(cpu_s=2, wall_s=5, memory_mb=96, processes=2, workdir_mb=16)
     results = [_py("import os\nif os.fork() == 0: os._exit(0)\nos.wait()", tight) for _ in range(5)]
     assert [r.status for r in results] == ["ok"] * 5

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections import deque
 from typing import Any
 
@@ -109,6 +110,7 @@ def _assert_parts(source: str) -> tuple[ast.expr, str] | None:
     return stmt.test, text
 
 
+@functools.lru_cache(maxsize=1024)  # one prompt's header serves all its samples (CodeT: 100)
 def shadowed_names(*sources: str) -> frozenset[str]:
     """Every identifier the trusted header (prompt prefix, imports, setup) mentions: a builtin
     it may redefine (a prompt's own ``sum``) must not be taken for the real one here."""

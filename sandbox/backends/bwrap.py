@@ -27,6 +27,7 @@ the cgroup.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import hashlib
@@ -118,6 +119,7 @@ class BwrapBackend:
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or shutil.which("bwrap") or "bwrap"
         self._pending = warm.Pending(discard=lambda jail: jail.discard())
+        self._drop_at_exit = False
 
     def unavailable(self) -> str | None:
         return _probe(self.binary)
@@ -319,6 +321,9 @@ class BwrapBackend:
             ahead = dataclasses.replace(spec, binds=warm.stage_binds(spec, key))
         except OSError:
             return
+        if not self._drop_at_exit:  # after the slots' own: runs before they are closed
+            atexit.register(self.drop_warm)
+            self._drop_at_exit = True
 
         def start() -> None:
             uid = UIDS.acquire()

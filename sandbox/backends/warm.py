@@ -88,13 +88,9 @@ class Pending:
         self._discard = discard
         self._jails: list[tuple[str, float, Any]] = []
         self._lock = threading.Lock()
-        self._at_exit = False
 
     def put(self, key: str, jail: Any) -> None:
         with self._lock:
-            if not self._at_exit:  # registered after the slots': runs before they close
-                atexit.register(self.clear)
-                self._at_exit = True
             self._jails.append((key, time.monotonic(), jail))
             old = self._jails[:-MAX_PENDING] if len(self._jails) > MAX_PENDING else []
             del self._jails[: len(old)]

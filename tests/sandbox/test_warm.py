@@ -157,3 +157,29 @@ def test_staged_copies_are_removed_at_exit_or_by_the_next_sweep() -> None:
     runner._sweep_once.cache_clear()
     runner._sweep_once()
     assert not dead.exists()
+
+
+def test_nothing_of_a_process_is_left_after_it_exits(tmp_path) -> None:
+    """Exit drops the jail still starting ahead too: its slot's group used to stay behind."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "warm_exit.py"
+    script.write_text(
+        "import os\n"
+        "from sandbox import Job, Run, run\n"
+        "print(os.getpid(), flush=True)\n"
+        "for i in range(3):\n"
+        f"    run(Job(language='python', files={{'main.py': {PROGRAM!r}}},\n"
+        "            runs=(Run(stdin=str(i)),), warm=True))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pid = done.stdout.split()[0]
+    layout = cgroups.probe()
+    left = [d.name for base in layout.bases.values() for d in base.iterdir()
+            if d.name.startswith(f"{pid}-")]  # fmt: skip
+    assert left == []

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo verify test test-slow lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo verify test test-slow test-adversarial lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest -n 2 -m slow
+
+# The attacks alone (they also run in `make test`).
+test-adversarial: setup
+	$(PY) -m pytest -n 2 -m "adversarial and not slow" tests/adversarial
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -47,7 +47,7 @@ __all__ = [
     "verify_math_batch",
 ]
 
-VERSION = "1"
+VERSION = "2"
 _DEFAULT = MathConfig()
 _OR = re.compile(r"\s+or\s+|\\text\{\s*or\s*\}|\\vee(?![a-z])|\\lor(?![a-z])")
 _POWER_10 = re.compile(r"^10\^\{?(\d{1,4})\}?$")

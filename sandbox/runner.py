@@ -40,6 +40,7 @@ def _validate(job: Job) -> Language:
         raise JobError("Job.files is empty: a job needs at least one source file")
     for name in job.files:
         check_name(name, field="Job.files")
+    _check_tree(job.files, field="Job.files")
     if job.main_file not in job.files:
         raise JobError(f"Job.main={job.main_file!r} is not one of Job.files")
     for i, run in enumerate(job.runs):
@@ -47,7 +48,22 @@ def _validate(job: Job) -> Language:
             check_name(name, field=f"Job.runs[{i}].files")
             if name in job.files:
                 raise JobError(f"Job.runs[{i}].files: {name!r} would shadow a source file")
+        _check_tree([*job.files, *run.files], field=f"Job.runs[{i}].files")
     return lang
+
+
+def _check_tree(names, *, field: str) -> None:
+    """No name is also the directory of another (``a`` and ``a/b``): the second write would
+    fail half-way through setting up the work dir (issue 9: refuse it up front)."""
+    given = set(names)
+    for name in given:
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            if (parent := "/".join(parts[:i])) in given:
+                raise JobError(
+                    f"{field}: {name!r} needs {parent!r} to be a directory, but {parent!r} "
+                    "is a file too — rename one of them"
+                )
 
 
 def _job_dir() -> Path:
@@ -217,6 +233,9 @@ def _compile(impl: Backend, job: Job, lang: Language, root: Path, keep: list[Wor
         argv = lang.expand(lang.compile, main=job.main_file, files=list(job.files))
         env = {**BASE_ENV, **lang.env}
         result = impl.execute(ExecSpec(argv=argv, workdir=work, env=env, limits=limits, uid=uid))
+    except BaseException:
+        work.remove()  # not in `keep` yet: nobody else unmounts it (issue 9)
+        raise
     finally:
         UIDS.release(uid)
     if result.ok and not (work.path / lang.exe).is_file():

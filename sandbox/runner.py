@@ -208,13 +208,25 @@ def _execute(impl: Backend, spec_kw: dict, limits: Limits, size_mb: int, root: P
     try:
         if writes or spec_kw["collect"] or not getattr(impl, "private_workdir", False):
             work = WorkDir.create(root, size_mb=size_mb, uid=uid, gid=uid)
-            for name, content in writes.items():
-                work.write(name, content)
+            _place(work, writes, field="Job.runs[].files")
         return impl.execute(ExecSpec(workdir=work, limits=limits, uid=uid, **spec_kw))
     finally:
         if work is not None:
             work.remove()
         UIDS.release(uid)
+
+
+def _place(work: WorkDir, files, *, field: str) -> None:
+    """Write the caller's files; one that does not fit (ENOSPC: over ``workdir_mb`` or its inode
+    cap) is the caller's mistake, reported as such, never a crash of the service (issue 9)."""
+    for name, content in files.items():
+        try:
+            work.write(name, content)
+        except OSError as exc:
+            raise JobError(
+                f"{field}: cannot place {name!r} in the work dir ({exc.strerror}) — send fewer "
+                "or smaller files, or raise workdir_mb"
+            ) from exc
 
 
 def _compile(impl: Backend, job: Job, lang: Language, root: Path, keep: list[WorkDir]):
@@ -228,8 +240,7 @@ def _compile(impl: Backend, job: Job, lang: Language, root: Path, keep: list[Wor
         UIDS.release(uid)
         raise
     try:
-        for name, content in job.files.items():
-            work.write(name, content)
+        _place(work, job.files, field="Job.files")
         argv = lang.expand(lang.compile, main=job.main_file, files=list(job.files))
         env = {**BASE_ENV, **lang.env}
         result = impl.execute(ExecSpec(argv=argv, workdir=work, env=env, limits=limits, uid=uid))

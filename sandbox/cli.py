@@ -6,6 +6,7 @@ and exit 2; a run that is not ``ok`` exits 1.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -34,15 +35,15 @@ class CliError(SandboxError):
     """A user mistake on the command line; printed as one ``error:`` line, exit 2."""
 
 
-def parse_megabytes(text: str) -> int:
+def parse_megabytes(text: str, *, option: str = "--memory") -> int:
     """``256M``, ``1G``, ``512`` (MB), ``64MiB`` -> megabytes."""
     m = _SIZE.match(text)
     if not m:
-        raise CliError(f"--memory {text!r} is not a size — use e.g. 256M or 1G")
+        raise CliError(f"{option} {text!r} is not a size — use e.g. 256M or 1G")
     value, unit = float(m.group(1)), m.group(2).lower()
     mb = value * {"": 1, "k": 1 / 1024, "m": 1, "g": 1024}[unit]
     if mb < 1:
-        raise CliError(f"--memory {text!r} is below 1 MB — use e.g. 256M")
+        raise CliError(f"{option} {text!r} is below 1 MB — use e.g. 256M")
     return int(mb)
 
 
@@ -110,30 +111,117 @@ def run_cmd(
     raise typer.Exit(0 if shown.ok else 1)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8090,
-    token: Annotated[
-        str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN'.")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(help="Jobs running at once.")] = max(
-        1, os.cpu_count() or 1
-    ),
-    queue: Annotated[int, typer.Option(help="Jobs waiting before 429.")] = 64,
-    backend: Annotated[str | None, typer.Option(help="bwrap, process or docker.")] = None,
-) -> None:
-    """Serve POST /v1/jobs, POST /run_code (SandboxFusion-compatible) and GET /healthz.
+_SERVE_HELP = "\n\n".join(
+    [
+        "Serve POST /v1/jobs, POST /run_code (SandboxFusion-compatible) and GET /healthz.",
+        "Every request is held under the operator's caps: a limit asked above --max-memory, "
+        "--max-time or --max-output (or Infinity, NaN, a negative, a string) is refused with "
+        "422; a body over --max-body is 413; beyond --max-jobs running plus --queue waiting is "
+        '429 with Retry-After. Every error is a 4xx with a JSON body {"error": ...}.',
+        "With --token (or RLVR_SANDBOX_TOKEN, which keeps it out of ps) every endpoint but "
+        "/healthz requires 'Authorization: Bearer TOKEN' (401 otherwise). Anyone who can reach "
+        "the port can run code in the jail and spend the host's CPU and memory: serve binds "
+        "127.0.0.1 by default and refuses any other address without a token unless "
+        "--allow-unauthenticated.",
+        "Sizes: 512K, 8M, 1G (binary). Each option also reads RLVR_SANDBOX_<OPTION>, e.g. "
+        "RLVR_SANDBOX_MAX_MEMORY=1G.",
+        "Example: rlvr-sandbox serve --port 8090 --max-jobs 2 --max-memory 1G --max-time 10 "
+        "--max-output 8M",
+    ]
+)
 
-    Example: rlvr-sandbox serve --port 8090 --token secret --concurrency 2
-    """
+
+def _env(name: str) -> str:
+    return f"RLVR_SANDBOX_{name}"
+
+
+def parse_bytes(text: str, *, option: str) -> int:
+    """``8M``, ``512K``, ``1G``, ``4096`` (bytes) -> bytes; binary units."""
+    m = _SIZE.match(text)
+    if not m:
+        raise CliError(f"{option} {text!r} is not a size — use e.g. 8M or 1G")
+    value = (
+        float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+    )
+    if value < 1:
+        raise CliError(f"{option} {text!r} is below 1 byte — use e.g. 8M")
+    return int(value)
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+@app.command(help=_SERVE_HELP)
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Bind address (loopback by default).", envvar=_env("HOST"))
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", envvar=_env("PORT"))] = 8090,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Require 'Authorization: Bearer TOKEN'.", envvar=_env("TOKEN")),
+    ] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated", help="Allow a non-loopback --host without a token."
+        ),
+    ] = False,
+    max_jobs: Annotated[
+        int,
+        typer.Option(
+            "--max-jobs", "--concurrency", help="Jobs running at once.", envvar=_env("MAX_JOBS")
+        ),
+    ] = max(1, os.cpu_count() or 1),
+    queue: Annotated[int, typer.Option(help="Jobs waiting before 429.", envvar=_env("QUEUE"))] = 64,
+    max_memory: Annotated[
+        str, typer.Option(help="Most memory a job may ask for.", envvar=_env("MAX_MEMORY"))
+    ] = "1G",
+    max_time: Annotated[
+        float, typer.Option(help="Most CPU seconds a run may ask for.", envvar=_env("MAX_TIME"))
+    ] = 10.0,
+    max_output: Annotated[
+        str, typer.Option(help="Most output per stream per run.", envvar=_env("MAX_OUTPUT"))
+    ] = "8M",
+    max_body: Annotated[
+        str, typer.Option(help="Largest request body.", envvar=_env("MAX_BODY"))
+    ] = "16M",
+    max_response: Annotated[
+        str, typer.Option(help="Most output held for one request.", envvar=_env("MAX_RESPONSE"))
+    ] = "64M",
+    backend: Annotated[
+        str | None, typer.Option(help="bwrap, process or docker.", envvar=_env("BACKEND"))
+    ] = None,
+) -> None:
     import uvicorn
 
     from sandbox.service import ServiceConfig, create_app
 
-    if concurrency < 1 or queue < 0:
-        raise CliError("--concurrency must be >= 1 and --queue >= 0")
-    config = ServiceConfig(token=token, concurrency=concurrency, queue=queue, backend=backend)
+    if token is None and not allow_unauthenticated and not _loopback(host):
+        raise CliError(
+            f"--host {host} is reachable from other machines and no token is set — pass "
+            "--token (or RLVR_SANDBOX_TOKEN), or --allow-unauthenticated on a trusted network"
+        )
+    try:
+        config = ServiceConfig(
+            token=token,
+            concurrency=max_jobs,
+            queue=queue,
+            backend=backend,
+            max_memory_mb=parse_megabytes(max_memory, option="--max-memory"),
+            max_cpu_s=max_time,
+            max_output_bytes=parse_bytes(max_output, option="--max-output"),
+            max_body_bytes=parse_bytes(max_body, option="--max-body"),
+            max_response_bytes=parse_bytes(max_response, option="--max-response"),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 
 

@@ -5,6 +5,8 @@
     SandboxError                 base; carries ``backend`` when one is involved
     ├── JobError (ValueError)    the job itself is invalid: unknown language, unsafe file name,
     │                            empty source (a caller's mistake, never a program's)
+    ├── RequestError (ValueError)  an HTTP request is malformed or over the operator's caps;
+    │                            carries ``status`` (the 4xx the service answers with)
     └── BackendUnavailable       the requested backend cannot run here (bwrap missing, no daemon)
 
 A fault met *while running* a program (bwrap could not set up a mount, the Docker daemon went
@@ -14,7 +16,7 @@ go on and verifiers can map it to the SE judge code (never a reward).
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailable", "JobError", "SandboxError"]
+__all__ = ["BackendUnavailable", "JobError", "RequestError", "SandboxError"]
 
 
 class SandboxError(Exception):
@@ -31,3 +33,12 @@ class JobError(SandboxError, ValueError):
 
 class BackendUnavailable(SandboxError):
     """The backend cannot run on this machine; the message says what to install."""
+
+
+class RequestError(SandboxError, ValueError):
+    """An HTTP request the service refuses; ``status`` is the 4xx it answers with (422 unless
+    said otherwise), the message names the field, the value and the fix."""
+
+    def __init__(self, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,10 +1,30 @@
 """The HTTP service: ``POST /v1/jobs``, SandboxFusion-compatible ``POST /run_code``, ``GET /healthz``.
 
-Binds loopback by default (the CLI), optional bearer token (401), request bodies capped (413),
-bounded concurrency: at most ``concurrency`` jobs run, ``queue`` more wait, the rest get 429
-at once (hostile-cases A20/A21: admission control instead of load-induced false timeouts).
-Pydantic models exist only here, at the boundary (STYLE.md §6); they map one to one onto
-`sandbox.job`.
+The service never trusts a client (issue 9, class 6; hostile-cases A20/A21):
+
+- **Caps.** Every limit a request states is checked against the operator's caps
+  (`sandbox.caps.ServiceConfig`, ``rlvr-sandbox serve --max-memory/--max-time/--max-output``):
+  over a cap, not a finite number > 0, or of the wrong type is a 422 naming the field; limits
+  left out get the default lowered to the cap.
+- **Bounded memory.** At most ``concurrency + queue`` requests are read at once and at most
+  ``concurrency + queue`` jobs admitted (429 with ``Retry-After`` beyond), at most
+  ``concurrency`` jobs run; bodies are capped (413) before they are parsed; each run's output is
+  capped by the sandbox at ``output_bytes`` per stream, and a batch stops making runs once its
+  results reach ``max_response_bytes`` (the job result says so in ``stopped``).
+- **Errors.** Every bad request gets a 4xx with a JSON body ``{"error": "..."}`` (``/run_code``
+  adds SandboxFusion's ``status: SandboxError`` and ``message``): 400 unreadable JSON, 401 token,
+  404/405 route, 413 too large, 422 invalid or over a cap, 429 busy. In a batch, a job whose
+  *content* is bad (unknown language, unsafe file name) gets ``{"error": ...}`` in its slot and
+  the others run (STYLE.md §10); a bad *limit* or count refuses the whole request. Work dirs and
+  tmpfs mounts are removed on every path, failed ones included (`sandbox.runner`).
+- **Auth.** With a token (``--token`` or ``RLVR_SANDBOX_TOKEN``) every endpoint but
+  ``/healthz`` requires ``Authorization: Bearer <token>`` (compared in constant time; 401
+  before the body is read). ``rlvr-sandbox serve`` binds 127.0.0.1 by default and refuses a
+  non-loopback address without a token unless ``--allow-unauthenticated``: anyone who can reach
+  the port can make the host run code (in the jail) and spend its CPU.
+
+Pydantic models exist only here and in `sandbox.compat`, at the boundary (STYLE.md §6); they map
+one to one onto `sandbox.job`.
 """
 
 from __future__ import annotations
@@ -12,82 +32,110 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.compat import RunCodeRequest, RunCodeResponse, run_code
-from sandbox.errors import JobError
-from sandbox.job import Job, Limits, Run
+from sandbox.caps import ServiceConfig, cap_limits, check_output_ceiling
+from sandbox.compat import RunCodeRequest, RunCodeResponse, Seconds, build_job, respond
+from sandbox.errors import JobError, RequestError
+from sandbox.job import Job, Limits, Run, RunResult
 from sandbox.runner import run
 
+__all__ = ["ServiceConfig", "create_app"]
 
-@dataclass(frozen=True, kw_only=True)
-class ServiceConfig:
-    """token: required bearer token or None; concurrency: jobs at once; queue: jobs waiting."""
-
-    token: str | None = None
-    concurrency: int = 2
-    queue: int = 64
-    backend: str | None = None
-    max_body_bytes: int = 16 << 20
-    max_jobs: int = 64  # per request
-    max_runs: int = 512  # per job
+log = logging.getLogger("sandbox.service")
+Count = Annotated[int, Field(gt=0, strict=True)]
+Text = Annotated[str, Field(strict=True)]
 
 
 class LimitsModel(BaseModel):
-    cpu_s: float | None = None
-    wall_s: float | None = None
-    memory_mb: int | None = None
-    processes: int | None = None
-    output_bytes: int | None = None
-    file_size_bytes: int | None = None
-    open_files: int | None = None
-    workdir_mb: int | None = None
+    model_config = ConfigDict(extra="forbid")  # a typo ("memroy_mb") must not pass silently
 
-    def to_limits(self, base: Limits | None = None) -> Limits:
-        changes = {k: v for k, v in self.model_dump().items() if v is not None}
-        return (base or Limits()).replace(**changes)
+    cpu_s: Seconds | None = None
+    wall_s: Seconds | None = None
+    memory_mb: Count | None = None
+    processes: Count | None = None
+    output_bytes: Count | None = None
+    file_size_bytes: Count | None = None
+    open_files: Count | None = None
+    workdir_mb: Count | None = None
+
+    def to_limits(self, base: Limits, config: ServiceConfig, where: str) -> Limits:
+        return cap_limits(self.model_dump(exclude_none=True), base, config, where=where)
 
 
 class RunModel(BaseModel):
-    stdin: str = ""
-    args: list[str] = Field(default_factory=list, max_length=256)
-    files: dict[str, str] = Field(default_factory=dict)
-    collect: list[str] = Field(default_factory=list, max_length=64)
+    stdin: Text = ""
+    args: list[Text] = Field(default_factory=list, max_length=256)
+    files: dict[str, Text] = Field(default_factory=dict)
+    collect: list[Text] = Field(default_factory=list, max_length=64)
     limits: LimitsModel | None = None
 
 
 class JobModel(BaseModel):
-    language: str
-    files: dict[str, str]
-    main: str | None = None
+    language: Annotated[str, Field(strict=True, max_length=64)]
+    files: dict[str, Text]
+    main: Text | None = None
     runs: list[RunModel] = Field(default_factory=list)
     limits: LimitsModel | None = None
     compile_limits: LimitsModel | None = None
 
-    def to_job(self) -> Job:
-        limits = self.limits.to_limits() if self.limits else Limits()
+    def to_job(self, config: ServiceConfig, where: str) -> Job:
+        """RequestError for a bad limit or count (refuses the request), JobError for bad
+        content (this job's slot only)."""
+        _check_counts(self, config, where)
+        none = LimitsModel()
+        limits = (self.limits or none).to_limits(Limits(), config, f"{where}.limits")
+        compile_limits = None
+        if self.compile_limits is not None:
+            compile_limits = self.compile_limits.to_limits(
+                Limits(), config, f"{where}.compile_limits"
+            )
+        runs = []
+        for i, r in enumerate(self.runs):
+            mine = (r.limits or none).to_limits(limits, config, f"{where}.runs[{i}].limits")
+            check_output_ceiling(mine, len(r.collect), config, where=f"{where}.runs[{i}]")
+            runs.append((r, mine))
         return Job(
             language=self.language,
             files=dict(self.files),
             main=self.main,
             limits=limits,
-            compile_limits=self.compile_limits.to_limits() if self.compile_limits else None,
+            compile_limits=compile_limits,
             runs=tuple(
                 Run(
                     stdin=r.stdin,
                     args=tuple(r.args),
                     files=dict(r.files),
                     collect=tuple(r.collect),
-                    limits=r.limits.to_limits(limits) if r.limits else None,
+                    limits=mine,
                 )
-                for r in self.runs
+                for r, mine in runs
             ),
+        )
+
+
+def _check_counts(job: JobModel, config: ServiceConfig, where: str) -> None:
+    if len(job.runs) > config.max_runs:
+        raise RequestError(
+            f"{where}: {len(job.runs)} runs, over this server's {config.max_runs} per job — "
+            "split the job",
+            status=413,
+        )
+    most = max([len(r.files) for r in job.runs] or [0]) + len(job.files)
+    if most > config.max_files:
+        raise RequestError(
+            f"{where}: {most} files in one run, over this server's {config.max_files} — "
+            "send fewer files",
+            status=413,
         )
 
 
@@ -99,6 +147,10 @@ class JobsResponse(BaseModel):
     results: list[dict[str, Any]]
 
 
+def _busy(message: str) -> HTTPException:
+    return HTTPException(429, f"{message} — retry later", {"Retry-After": "1"})
+
+
 class _Admission:
     """Counts admitted jobs; refuses (429) beyond concurrency + queue; runs at most concurrency."""
 
@@ -108,50 +160,155 @@ class _Admission:
         self.running = asyncio.Semaphore(concurrency)
 
     def admit(self, n: int) -> None:
-        if self.admitted + n > self.capacity:
-            raise HTTPException(
-                429, f"busy: {self.admitted} jobs admitted, capacity {self.capacity}"
+        if n > self.capacity:
+            raise RequestError(
+                f"{n} jobs in one request; this server admits {self.capacity} at once — "
+                "split the batch",
+                status=413,
             )
+        if self.admitted + n > self.capacity:
+            raise _busy(f"busy: {self.admitted} jobs admitted, capacity {self.capacity}")
         self.admitted += n
 
     def release(self, n: int) -> None:
         self.admitted -= n
 
 
-class _BodyLimit:
-    """ASGI middleware: 413 for bodies over the cap, declared or streamed."""
+class _Budget:
+    """Captured output one request may hold (``max_response_bytes``), shared by its jobs'
+    worker threads: `stop` ends a job after the run that spends the last of it."""
 
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, total_bytes: int) -> None:
+        self.total = self.left = total_bytes
+        self.lock = threading.Lock()
+
+    def stop(self, _index: int, result: RunResult) -> bool:
+        size = len(result.stdout) + len(result.stderr) + sum(map(len, result.files.values()))
+        with self.lock:
+            self.left -= size
+            return self.left <= 0
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0
+
+    def why(self) -> str:
+        return (
+            f"this request's results reached max_response_bytes={self.total} — send fewer runs "
+            "per request or lower output_bytes"
+        )
+
+
+def _error(path: str, status: int, message: str, headers=None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, **extra}
+    if path == "/run_code":  # SandboxFusion clients read status/message
+        body |= {"status": "SandboxError", "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Gate:
+    """ASGI middleware, in front of every route but ``/healthz``: bearer token (401), requests
+    in flight (429), body size (413) — all decided before the body is parsed, so a refused
+    client costs the server nothing. The body is read here (at most ``max_body_bytes``) and
+    handed on whole."""
+
+    def __init__(self, app, *, config: ServiceConfig) -> None:
+        self.app, self.config = app, config
+        self.expected = f"Bearer {config.token}".encode() if config.token is not None else None
+        self.in_flight, self.most = 0, config.concurrency + config.queue
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] == "/healthz":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and int(declared) > self.max_bytes:
-            return await _too_large(self.max_bytes)(scope, receive, send)
-        seen = 0
-
-        async def capped():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
-
+        path, headers = scope["path"], dict(scope.get("headers") or [])
+        if self.expected is not None and not hmac.compare_digest(
+            headers.get(b"authorization", b""), self.expected
+        ):
+            bearer = {"WWW-Authenticate": "Bearer"}
+            refusal = _error(path, 401, "missing or wrong bearer token", bearer)
+            return await refusal(scope, receive, send)
+        if self.in_flight >= self.most:
+            exc = _busy(f"busy: {self.in_flight} requests in flight")
+            return await _error(path, 429, exc.detail, exc.headers)(scope, receive, send)
+        self.in_flight += 1
         try:
-            await self.app(scope, capped, send)
-        except _TooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            body = await self._body(path, headers, scope, receive, send)
+            if body is None:
+                return
+            delivered = False
+
+            async def replay():
+                nonlocal delivered
+                if delivered:
+                    return await receive()
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _body(self, path, headers, scope, receive, send) -> bytes | None:
+        """The whole body, or None after answering 400/413 (or when the client left)."""
+        cap = self.config.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.strip().isdigit():
+            await _error(path, 400, "Content-Length is not a number")(scope, receive, send)
+            return None
+        if declared is not None and (len(declared) > 18 or int(declared) > cap):
+            await _error(path, 413, f"request body over {cap} bytes")(scope, receive, send)
+            return None
+        chunks, size, more = [], 0, True
+        deadline = asyncio.get_running_loop().time() + self.config.body_timeout_s
+        while more:
+            try:
+                left = deadline - asyncio.get_running_loop().time()
+                message = await asyncio.wait_for(receive(), timeout=max(left, 0))
+            except TimeoutError:
+                why = f"request body not received within {self.config.body_timeout_s:g} s"
+                await _error(path, 408, why)(scope, receive, send)
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                await _error(path, 413, f"request body over {cap} bytes")(scope, receive, send)
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
 
 
-class _TooLarge(Exception):
-    pass
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON ``{"error": ...}`` with a 4xx; only our own faults are a 500."""
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e["type"]}
+            for e in exc.errors()[:20]
+        ]
+        if errors and errors[0]["type"] == "json_invalid":
+            return _error(request.url.path, 400, "the body is not valid JSON — send a JSON object")
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        where = ".".join(first["loc"][1:]) or "body"  # loc[0] is "body"
+        message = f"{where}: {first['msg']}"
+        return _error(request.url.path, 422, message, errors=errors)
 
-def _too_large(max_bytes: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body over {max_bytes} bytes"}, status_code=413)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(request.url.path, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(JobError)
+    @app.exception_handler(RequestError)
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        return _error(request.url.path, getattr(exc, "status", 422), str(exc))
+
+    @app.exception_handler(Exception)
+    async def fault(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        return _error(request.url.path, 500, "internal error of the sandbox service — see its log")
 
 
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
@@ -167,63 +324,64 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(workers, functools.partial(fn, *args, **kwargs))
 
-    def auth(request: Request) -> None:
-        if config.token is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
-            raise HTTPException(
-                401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"}
-            )
-
-    async def one(job: Job) -> dict[str, Any]:
+    async def one(job: Job | str, budget: _Budget) -> dict[str, Any]:
+        if isinstance(job, str):
+            return {"error": job}
         async with admission.running:
+            if budget.spent:
+                return {"error": f"not run: {budget.why()}"}
             try:
-                result = await in_worker(run, job, backend=config.backend)
-            except JobError as exc:
+                result = await in_worker(run, job, backend=config.backend, stop=budget.stop)
+            except ValueError as exc:  # JobError: this job's content is bad
                 return {"error": str(exc)}
-        return result.to_dict()
+            except Exception as exc:  # our fault: this slot says so, the batch goes on
+                log.error("job failed", exc_info=exc)
+                return {"error": f"sandbox fault ({type(exc).__name__}) — see the server log"}
+        out = result.to_dict()
+        if result.compiled and len(result.runs) < len(job.runs):
+            out["stopped"] = f"made {len(result.runs)} of {len(job.runs)} runs: {budget.why()}"
+        return out
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {"ok": True, "admitted": admission.admitted, "capacity": admission.capacity}
 
-    @app.post("/v1/jobs", dependencies=[Depends(auth)])
+    @app.post("/v1/jobs")
     async def jobs(body: JobsRequest) -> JobsResponse:
-        if len(body.jobs) > config.max_jobs:
-            raise HTTPException(
-                413, f"{len(body.jobs)} jobs in one request; the cap is {config.max_jobs}"
+        n = len(body.jobs)
+        if n > config.max_jobs_per_request:
+            raise RequestError(
+                f"{n} jobs in one request; the cap is {config.max_jobs_per_request} — split the "
+                "batch",
+                status=413,
             )
-        if any(len(j.runs) > config.max_runs for j in body.jobs):
-            raise HTTPException(413, f"a job has more than {config.max_runs} runs")
         converted: list[Job | str] = []
         for i, model in enumerate(body.jobs):
             try:
-                converted.append(model.to_job())
+                converted.append(model.to_job(config, f"jobs[{i}]"))
+            except RequestError:
+                raise
             except ValueError as exc:
                 converted.append(f"jobs[{i}]: {exc}")
-        admission.admit(len(body.jobs))
+        admission.admit(n)
         try:
-
-            async def item(x: Job | str) -> dict[str, Any]:
-                return {"error": x} if isinstance(x, str) else await one(x)
-
-            return JobsResponse(results=list(await asyncio.gather(*(item(x) for x in converted))))
+            budget = _Budget(config.max_response_bytes)
+            results = await asyncio.gather(*(one(x, budget) for x in converted))
         finally:
-            admission.release(len(body.jobs))
+            admission.release(n)
+        return JobsResponse(results=list(results))
 
-    @app.post("/run_code", dependencies=[Depends(auth)])
+    @app.post("/run_code")
     async def run_code_endpoint(body: RunCodeRequest) -> RunCodeResponse:
+        job = build_job(body, config)
         admission.admit(1)
         try:
             async with admission.running:
-                return await in_worker(run_code, body, backend=config.backend)
+                result = await in_worker(run, job, backend=config.backend)
         finally:
             admission.release(1)
+        return respond(result)
 
-    return _wrap(app, config)
-
-
-def _wrap(app: FastAPI, config: ServiceConfig) -> FastAPI:
-    app.add_middleware(_BodyLimit, max_bytes=config.max_body_bytes)
+    _install_error_handlers(app)
+    app.add_middleware(_Gate, config=config)
     return app

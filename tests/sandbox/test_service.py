@@ -48,10 +48,12 @@ def test_batch_of_jobs_with_a_bad_one() -> None:
     assert results[2]["runs"][0]["exit_code"] == 3
 
 
-def test_bad_limits_are_reported_per_job() -> None:
+def test_bad_limits_refuse_the_request() -> None:
+    """Issue 9: a limit is the client's own setting, not a rollout's content: 422, naming it."""
     body = {"jobs": [{"language": "python", "files": {"main.py": ""}, "limits": {"cpu_s": -1}}]}
-    results = client().post("/v1/jobs", json=body).json()["results"]
-    assert "cpu_s" in results[0]["error"]
+    r = client().post("/v1/jobs", json=body)
+    assert r.status_code == 422
+    assert "cpu_s" in r.json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_body_cap_413() -> None:
 
 def test_too_many_jobs_413() -> None:
     body = {"jobs": [{"language": "python", "files": {"main.py": ""}}] * 3}
-    assert client(max_jobs=2).post("/v1/jobs", json=body).status_code == 413
+    assert client(max_jobs_per_request=2).post("/v1/jobs", json=body).status_code == 413
 
 
 def test_queue_full_429() -> None:

@@ -20,6 +20,13 @@ open_files          open() fails with EMFILE
 workdir_mb          the work dir (a tmpfs) is full: writes fail with ENOSPC
 ==================  ===========================================================================
 
+File names come from clients (HTTP, CLI, datasets), and source names reach the compiler's and the
+interpreter's command lines, so every name is checked when the `Job` is made (issue 9, class 1):
+a source name (``files``, ``main``) is one component of ``[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}``
+without ``..`` (it can never read as an option, a ``@response`` file or a path); a run's extra
+file may be a relative path of such components (``data/in.txt``). Anything else is a `JobError`
+that names the field.
+
 >>> job = Job(language="python", files={"main.py": "print(input())"}, runs=(Run(stdin="hi\\n"),))
 >>> job.limits.cpu_s
 2.0
@@ -27,11 +34,24 @@ workdir_mb          the work dir (a tmpfs) is full: writes fail with ENOSPC
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
-__all__ = ["RUN_STATUSES", "Job", "JobResult", "Limits", "Run", "RunResult", "RunStatus"]
+from sandbox.errors import JobError
+
+__all__ = [
+    "RUN_STATUSES",
+    "Job",
+    "JobResult",
+    "Limits",
+    "Run",
+    "RunResult",
+    "RunStatus",
+    "check_file_name",
+    "check_file_path",
+]
 
 RunStatus = Literal[
     "ok",
@@ -43,6 +63,41 @@ RunStatus = Literal[
     "sandbox_error",
 ]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+
+# ASCII only (explicit ranges), no leading '-' (option), '@' (gcc response file) or '.' (hidden,
+# '..'); fullmatch, so a trailing newline cannot slip past '$'.
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+_MAX_PATH_PARTS = 8
+
+
+def check_file_name(name: object, *, field: str) -> str:
+    """``name`` if it is a safe single file name (see the module docstring), else JobError.
+
+    >>> check_file_name("main.cpp", field="Job.files")
+    'main.cpp'
+    """
+    if not isinstance(name, str) or _FILE_NAME.fullmatch(name) is None or ".." in name:
+        raise JobError(
+            f"{field}: file name {name!r} is not allowed — use 1-100 characters of A-Z a-z 0-9 "
+            "_ . - that do not start with '.' or '-', without '/' or '..'"
+        )
+    return name
+
+
+def check_file_path(name: object, *, field: str) -> str:
+    """``name`` if it is a relative path of at most 8 safe file names, else JobError."""
+    parts = name.split("/") if isinstance(name, str) else [name]
+    if len(parts) > _MAX_PATH_PARTS:
+        raise JobError(f"{field}: {name!r} is nested too deep — use at most 8 path parts")
+    for part in parts:
+        try:
+            check_file_name(part, field=field)
+        except JobError:
+            raise JobError(
+                f"{field}: file path {name!r} is not allowed — use relative paths whose parts "
+                "are 1-100 of A-Z a-z 0-9 _ . - not starting with '.' or '-', without '..'"
+            ) from None
+    return name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,6 +178,23 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     compile_limits: Limits | None = None
     warm: bool = False
+
+    def __post_init__(self) -> None:
+        self.check_names()
+
+    def check_names(self) -> None:
+        """JobError unless every file name is safe (module docstring) and ``main`` is a file."""
+        for name in self.files:
+            check_file_name(name, field="Job.files")
+        if self.main is not None:
+            check_file_name(self.main, field="Job.main")
+            if self.files and self.main not in self.files:
+                raise JobError(f"Job.main={self.main!r} is not one of Job.files")
+        for i, run in enumerate(self.runs):
+            for name in run.files:
+                check_file_path(name, field=f"Job.runs[{i}].files")
+                if name.split("/")[0] in self.files:
+                    raise JobError(f"Job.runs[{i}].files: {name!r} would shadow a source file")
 
     @property
     def main_file(self) -> str:

@@ -5,6 +5,10 @@ attributes, no code). Command templates are argv lists; ``{main}`` is the entry 
 expands to every job file whose suffix is in ``source_suffixes``, ``{exe}`` is the compiled artifact.
 Paths inside the jail: the work dir is ``/work`` and is also the current directory.
 
+No file name can become an option (issue 9, class 1): besides the name whitelist of
+`sandbox.job`, interpreters get ``--`` before ``{main}``, and ``{sources}`` expands to ``./name``
+(gcc has no ``--``; a ``./`` path is never an option nor a ``@response`` file).
+
 >>> get_language("c++").name
 'cpp'
 """
@@ -80,7 +84,7 @@ class Language:
         argv: list[str] = []
         for part in template:
             if part == "{sources}":
-                argv.extend(sources)
+                argv.extend(f"./{name}" for name in sources)
             else:
                 argv.append(part.format(main=main, exe=self.exe))
         return argv
@@ -99,7 +103,7 @@ LANGUAGES: dict[str, Language] = {
             name="python",
             aliases=("python3", "py", "py3"),
             main="main.py",
-            run=("/usr/bin/python3", "{main}"),
+            run=("/usr/bin/python3", "--", "{main}"),
             env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUTF8": "1"},
         ),
         Language(

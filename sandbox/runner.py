@@ -25,7 +25,7 @@ from sandbox.background import Background
 from sandbox.errors import JobError
 from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import BASE_ENV, Language, get_language
-from sandbox.workdir import WorkDir, base_dir, check_name, pid_alive
+from sandbox.workdir import WorkDir, base_dir, pid_alive
 
 log = logging.getLogger("sandbox")
 StopFn = Callable[[int, RunResult], bool]
@@ -38,16 +38,15 @@ def _validate(job: Job) -> Language:
         raise JobError(f"Job.language: {exc.args[0]}") from None
     if not job.files:
         raise JobError("Job.files is empty: a job needs at least one source file")
-    for name in job.files:
-        check_name(name, field="Job.files")
-    _check_tree(job.files, field="Job.files")
+    job.check_names()  # again: made at construction, but this is the gate before the host acts
     if job.main_file not in job.files:
         raise JobError(f"Job.main={job.main_file!r} is not one of Job.files")
     for i, run in enumerate(job.runs):
         for name in run.files:
-            check_name(name, field=f"Job.runs[{i}].files")
-            if name in job.files:
-                raise JobError(f"Job.runs[{i}].files: {name!r} would shadow a source file")
+            if lang.compiled and name.split("/")[0] == lang.exe:
+                raise JobError(
+                    f"Job.runs[{i}].files: {name!r} would shadow the compiled program — rename it"
+                )
         _check_tree([*job.files, *run.files], field=f"Job.runs[{i}].files")
     return lang
 
@@ -192,12 +191,16 @@ def _stage_sources(job: Job, root: Path) -> list[tuple[str, str]]:
     src = root / "src"
     src.mkdir(mode=0o755)
     binds = []
-    for name, content in job.files.items():
-        path = src / name
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        path.write_bytes(content.encode() if isinstance(content, str) else bytes(content))
-        path.chmod(0o644)
-        binds.append((str(path), name))
+    for name, content in job.files.items():  # single safe names (`Job.check_names`)
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        fd = os.open(src / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as f:
+                f.write(data)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        binds.append((str(src / name), name))
     return binds
 
 
@@ -249,21 +252,26 @@ def _compile(impl: Backend, job: Job, lang: Language, root: Path, keep: list[Wor
         raise
     finally:
         UIDS.release(uid)
-    if result.ok and not (work.path / lang.exe).is_file():
-        result = RunResult(status="sandbox_error", message=f"compiler produced no {lang.exe!r}")
+    refused = None
+    if result.ok:
+        # The compile jail could have left anything under the product's name; what runs bind
+        # is a copy in a directory of ours, taken through an O_NOFOLLOW fd (issue 9, class 1).
+        bindir = root / "bin"
+        bindir.mkdir(mode=0o755, exist_ok=True)
+        refused = work.copy_out(lang.exe, bindir / lang.exe, cap_bytes=limits.file_size_bytes)
+    keep.append(work)  # removed with the job's directory (`_cleanup`)
+    if refused is not None:
+        # The compiler makes a plain file; anything else is the job's doing: its failure,
+        # never a fault of ours it could choose (issue 9, class 4).
+        message = f"build product refused: {refused}; the compiler leaves a plain file"
+        return dataclasses.replace(result, status="compile_error", message=message), []
     if not result.ok:
         if result.status in ("ok", "runtime_error"):
             result = _as_compile_error(result)
         elif result.status != "sandbox_error":
             result = _as_compile_error(result, why=result.status)
-        work.remove()
         return result, []
-    keep.append(work)
-    os.chmod(work.path, 0o755)  # the runs' pool uids read the artifact
-    exe = work.path / lang.exe
-    os.chown(exe, 0, 0) if os.geteuid() == 0 else None  # the program cannot rewrite it
-    os.chmod(exe, 0o755)
-    return result, [(str(exe), lang.exe)]
+    return result, [(str(root / "bin" / lang.exe), lang.exe)]
 
 
 def _as_compile_error(result: RunResult, why: str = "") -> RunResult:

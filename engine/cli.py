@@ -28,9 +28,9 @@ def _register_commands() -> None:
     if app.registered_commands:
         return
     # Each module adds its commands; keep this list explicit (no discovery magic).
-    from engine import cli_judge, cli_lake, cli_prompts, cli_score, cli_verify
+    from engine import cli_generate, cli_judge, cli_lake, cli_prompts, cli_score, cli_verify
 
-    for module in (cli_lake, cli_prompts, cli_score, cli_verify, cli_judge):
+    for module in (cli_lake, cli_prompts, cli_score, cli_verify, cli_judge, cli_generate):
         module.register(app)
 
 

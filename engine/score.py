@@ -31,7 +31,7 @@ from engine.lake import Lake
 from verifiers import registry
 from verifiers.verdict import Verdict
 
-__all__ = ["DEFAULT_VERIFIERS", "ScoreConfig", "ScoreSummary", "score_rollouts"]
+__all__ = ["DEFAULT_VERIFIERS", "ScoreConfig", "ScoreSummary", "judge", "score_rollouts"]
 
 DEFAULT_VERIFIERS: dict[str, tuple[str, ...]] = {
     "math": ("math",),
@@ -131,6 +131,16 @@ def _judge(item: tuple, config: ScoreConfig) -> dict[str, Any]:
         "elapsed_ms": verdict.elapsed_ms,
         "created_at": datetime.now(UTC),
     }
+
+
+def judge(
+    name: str, rollout: Mapping[str, Any], prompt: Mapping[str, Any], config: ScoreConfig
+) -> dict[str, Any]:
+    """One verdict row: ``rollout`` (``rollout_id``, ``completion``) judged by verifier ``name``.
+
+    Never raises for a verifier's fault: that is an ``error`` verdict with reward None.
+    """
+    return _judge((name, rollout, prompt), config)
 
 
 def _batches(items: list, size: int) -> Iterator[list]:

@@ -86,9 +86,9 @@ def leftovers() -> tuple[int, int]:
     from sandbox.workdir import base_dir
 
     settle()
-    base = str(base_dir())
+    mine = f"{base_dir()}/job-{os.getpid()}-"  # other processes' jobs share the mount table
     with open("/proc/self/mountinfo") as f:
-        mounts = sum(1 for line in f if base in line)
+        mounts = sum(1 for line in f if line.split()[4].startswith(mine))
     return mounts, len(list(base_dir().glob(f"job-{os.getpid()}-*")))
 
 

@@ -26,7 +26,11 @@ is compared outside the sandbox to an expected value::
 
 ``checker`` is one of ``tokens`` (default for stdio), ``exact``, ``lines``, ``unordered_lines``,
 ``float:abs=1e-6,rel=1e-6``, ``program`` (a testlib-style checker in ``checker_program``, language
-``checker_lang``), and ``equal`` (default for function tests: typed equality of JSON-like values).
+``checker_lang``), and ``equal`` (default for function tests: typed equality of JSON-like values,
+``True`` is not ``1``). Function tests also take ``equal:strict`` (exact types: ``1.0`` is not
+``1``), ``equal:python`` (Python's ``==``: ingest's cases read from asserts) and
+``float:abs=…,rel=…`` (numbers within tolerance, at any depth of the result); the rules are in
+:mod:`verifiers.code.compare`. Assert items keep Python's own ``==``.
 
 >>> t = CodeTests.from_json('{"kind": "stdio", "cases": [{"stdin": "", "expected": "1"}]}')
 >>> t.checker, t.cases[0].expected
@@ -44,7 +48,8 @@ __all__ = ["SCHEMA_VERSION", "CodeTests", "FunctionCase", "StdioCase", "TestSche
 
 SCHEMA_VERSION = 1
 _CHECKER = re.compile(
-    r"^(tokens|exact|lines|unordered_lines|equal|program|float(:(abs|rel)=[0-9.eE+-]+(,(abs|rel)=[0-9.eE+-]+)?)?)$"
+    r"^(tokens|exact|lines|unordered_lines|equal|equal:strict|equal:python|program"
+    r"|float(:(abs|rel)=[0-9.eE+-]+(,(abs|rel)=[0-9.eE+-]+)?)?)$"
 )
 
 
@@ -88,7 +93,7 @@ class CodeTests:
         if not _CHECKER.match(self.checker):
             raise TestSchemaError(
                 f"tests.checker={self.checker!r}: must be tokens, exact, lines, unordered_lines, "
-                "equal, program or float:abs=…,rel=…"
+                "equal, equal:strict, equal:python, program or float:abs=…,rel=…"
             )
         if self.checker == "program" and not self.checker_program:
             raise TestSchemaError("tests.checker_program: required when checker is 'program'")

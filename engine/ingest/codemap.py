@@ -454,11 +454,16 @@ def function_tests(
     lang: str = "python",
     field: str = "test",
 ) -> str:
-    """CodeTests JSON for function-call tests (validated by CodeTests itself)."""
+    """CodeTests JSON for function-call tests (validated by CodeTests itself).
+
+    Every case here was read from an ``assert f(...) == <literal>``, so it is compared as that
+    assert would be (checker ``equal:python``: ``0 == False``, as MBPP 414's reference needs),
+    not by the typed ``equal`` meant for cases written as data (issue 9, class 7d)."""
     joined_setup = "\n\n".join(s for s in (setup, split.setup) if s)
     return _to_json(
         field,
         kind="function",
+        checker="equal:python",
         entry_point=entry_point,
         cases=split.cases,
         asserts=split.asserts,

@@ -82,3 +82,57 @@ def test_tokens_ignore_whitespace_kind(numbers, sep):
 @given(st.integers(), st.integers())
 def test_float_checker_compares_integers_exactly(a, b):
     assert get_checker("float:abs=1e-6,rel=1e-6").check(str(a).encode(), str(b)).ok is (a == b)
+
+
+# -- totality (issue 9, class 4): a checker gives a verdict on any output, never an exception ---
+SPECS = ("tokens", "exact", "lines", "unordered_lines", "float", "float:abs=1e-6,rel=1e-6")
+BIG = "9" * 5000  # more digits than int() converts
+
+
+@pytest.mark.parametrize(
+    ("spec", "output", "expected", "ok"),
+    [
+        ("float", BIG.encode(), BIG, True),  # a 5,000-digit answer, right
+        ("float", BIG.encode(), "1" + BIG, False),  # and wrong
+        ("float", ("0" + BIG).encode(), BIG, True),  # leading zeros: the same integer
+        ("float", BIG.encode(), "1.5", False),  # a huge integer for a float
+        ("float", b"1." + BIG.encode(), "1.5", False),  # a 5,000-digit float token
+        ("float", b"1" + b"0" * 400 + b".0", "1.5", False),  # a float past 1e308
+        ("float", b"1e99999", "1e99999", True),  # byte-equal tokens match
+        ("float", b"1e99999", "1e99998", False),  # two infinities are not answers
+        ("float", b"-0", "0", True),  # the integer zero has no sign
+        ("float", b"12345678901234567", "12345678901234567.0", False),  # > 15 digits via float
+        ("tokens", b"\xff\xfe \xed\xa0\x80", "a b", False),  # invalid UTF-8 / encoded surrogate
+        ("lines", b"\n" * 100000 + b"1", "1", False),  # a flood of newlines: counted, not split
+        ("lines", b"1" + b"\n \t" * 100000, "1", True),  # trailing blank lines
+        ("unordered_lines", b"\n" * 100000, "", True),
+        ("exact", b"\xed\xa0\x80", "\ud800", True),  # a lone surrogate in the expected text
+        ("tokens", b"a", "\udcff", False),  # an escaped byte in the expected text
+    ],
+)
+def test_adversarial_outputs_get_a_verdict(spec, output, expected, ok):
+    assert get_checker(spec).check(output, expected).ok is ok
+
+
+@given(
+    st.sampled_from(SPECS),
+    st.binary(max_size=64) | st.text(max_size=32).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.text(max_size=32),
+)
+def test_every_checker_is_total(spec, output, expected):
+    result = get_checker(spec).check(output, expected)
+    assert isinstance(result.ok, bool) and isinstance(result.reason, str)
+    assert get_checker(spec).check(expected, expected).ok  # any text matches itself
+
+
+@given(
+    st.text(alphabet="0123456789", max_size=40),
+    st.integers(min_value=1, max_value=9),
+    st.booleans(),
+)
+def test_float_checker_compares_huge_integers_exactly(digits, bump, negative):
+    number = ("-" if negative else "") + "1" + "7" * 4400 + digits  # past int()'s 4,300 digits
+    other = number[:-1] + str((int(number[-1]) + bump) % 10)  # one digit off
+    check = get_checker("float")
+    assert check.check(number.encode(), number).ok
+    assert not check.check(other.encode(), number).ok

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sandbox.errors import RequestError
@@ -69,7 +69,7 @@ class ServiceConfig:
     ValueError: ServiceConfig.concurrency=0: must be an integer >= 1 — e.g. --max-jobs 2
     """
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line
     concurrency: int = 2
     queue: int = 64
     backend: str | None = None

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
 import logging
 import threading
@@ -143,6 +144,25 @@ class JobsRequest(BaseModel):
     jobs: list[JobModel]
 
 
+def _convert(body: JobsRequest, config: ServiceConfig) -> list[Job | str]:
+    """Each job, or the message of its content error; RequestError for the whole request."""
+    if len(body.jobs) > config.max_jobs_per_request:
+        raise RequestError(
+            f"{len(body.jobs)} jobs in one request; the cap is {config.max_jobs_per_request} — "
+            "split the batch",
+            status=413,
+        )
+    converted: list[Job | str] = []
+    for i, model in enumerate(body.jobs):
+        try:
+            converted.append(model.to_job(config, f"jobs[{i}]"))
+        except RequestError:
+            raise
+        except ValueError as exc:  # JobError: an unsafe name, a missing main, ...
+            converted.append(f"jobs[{i}]: {exc}")
+    return converted
+
+
 class JobsResponse(BaseModel):
     results: list[dict[str, Any]]
 
@@ -206,6 +226,11 @@ def _error(path: str, status: int, message: str, headers=None, **extra: Any) -> 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _digest(value: bytes) -> bytes:
+    """Compared as digests: equal length, so the comparison does not leak the token's length."""
+    return hashlib.sha256(value).digest()
+
+
 class _Gate:
     """ASGI middleware, in front of every route but ``/healthz``: bearer token (401), requests
     in flight (429), body size (413) — all decided before the body is parsed, so a refused
@@ -214,7 +239,7 @@ class _Gate:
 
     def __init__(self, app, *, config: ServiceConfig) -> None:
         self.app, self.config = app, config
-        self.expected = f"Bearer {config.token}".encode() if config.token is not None else None
+        self.expected = _digest(f"Bearer {config.token}".encode()) if config.token else None
         self.in_flight, self.most = 0, config.concurrency + config.queue
 
     async def __call__(self, scope, receive, send):
@@ -222,7 +247,7 @@ class _Gate:
             return await self.app(scope, receive, send)
         path, headers = scope["path"], dict(scope.get("headers") or [])
         if self.expected is not None and not hmac.compare_digest(
-            headers.get(b"authorization", b""), self.expected
+            _digest(headers.get(b"authorization", b"")), self.expected
         ):
             bearer = {"WWW-Authenticate": "Bearer"}
             refusal = _error(path, 401, "missing or wrong bearer token", bearer)
@@ -348,21 +373,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     @app.post("/v1/jobs")
     async def jobs(body: JobsRequest) -> JobsResponse:
-        n = len(body.jobs)
-        if n > config.max_jobs_per_request:
-            raise RequestError(
-                f"{n} jobs in one request; the cap is {config.max_jobs_per_request} — split the "
-                "batch",
-                status=413,
-            )
-        converted: list[Job | str] = []
-        for i, model in enumerate(body.jobs):
-            try:
-                converted.append(model.to_job(config, f"jobs[{i}]"))
-            except RequestError:
-                raise
-            except ValueError as exc:
-                converted.append(f"jobs[{i}]: {exc}")
+        converted = _convert(body, config)
+        n = len(converted)
         admission.admit(n)
         try:
             budget = _Budget(config.max_response_bytes)

@@ -199,6 +199,10 @@ def test_service_config_refuses_bad_values(kwargs: dict, says: str) -> None:
         assert value.strip() not in str(exc.value) or not value.strip()
 
 
+def test_the_token_never_shows_in_the_config_repr() -> None:
+    assert "s3cret" not in repr(ServiceConfig(token="s3cret"))  # configs end up in logs
+
+
 def test_cap_limits_refuses_over_and_lowers_defaults() -> None:
     config = ServiceConfig(max_memory_mb=256, max_cpu_s=5, max_output_bytes=1 << 16)
     with pytest.raises(RequestError, match=r"limits\.memory_mb=100000 .* cap of 256"):

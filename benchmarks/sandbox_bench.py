@@ -18,7 +18,7 @@ Measures (issues 4 and 9):
 
 SandboxFusion documents < 100 ms overhead for its isolated mode: we report our ratio to that.
 
-Usage: .venv/bin/python benchmarks/sandbox_bench.py            (about 3-4 min, quiet machine)
+Usage: .venv/bin/python benchmarks/sandbox_bench.py            (about 3 min on a quiet machine)
        .venv/bin/python benchmarks/sandbox_bench.py --quick    (smoke test, < 2 min)
 The full run writes benchmarks/results/sandbox_bench.json; --quick writes
 benchmarks/.work/sandbox_bench.quick.json (gitignored), so a smoke run never replaces the record.

@@ -17,9 +17,15 @@ Protocol, over a ``SOCK_SEQPACKET`` socketpair (one message per datagram, marsha
 - reply ``{"status", "cpu", "maxrss"}`` when the child is reaped (wait4).
 
 The launcher trusts only its creator: it runs what the socket asks. It never runs untrusted
-code itself; the jail (bwrap) it starts does, as a pool uid, under rlimits set here. Its children
-raise their ``oom_score_adj`` to 1000 (lowering the launcher's own would need CAP_SYS_RESOURCE),
-so the slot's OOM killer always picks a jailed task over the launcher. It dies with its creator
+code itself; the jail (bwrap) it starts does, as a pool uid, under rlimits set here.
+
+OOM (issue 9, class 4): its children raise their ``oom_score_adj`` to 1000 before they drop
+root, and the launcher lowers its own to -1000 where it holds CAP_SYS_RESOURCE (then the
+children's 1000 is also their floor: the program cannot lower it), so the slot's OOM killer
+picks a task of the run, never the launcher. Without the capability the launcher stays at 0 and
+the program may lower its own score to 0: bwrap's monitor, out of its reach at 1000, is then
+the first victim and the launcher can be the next (`Slot.reap`: the run was killed, the slot
+is replaced). It dies with its creator
 (``PR_SET_PDEATHSIG``). This file runs as a script, so it imports only stdlib.
 """
 
@@ -55,7 +61,7 @@ def _child(req: dict, fds: list[int], err_w: int) -> None:
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
         with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")  # raising needs no privilege; the launcher stays at its default
+            f.write("1000")  # raising needs no privilege; as root with CAP_SYS_RESOURCE, a floor
         uid = req["uid"]
         if uid is not None:
             os.setgroups([])
@@ -123,6 +129,11 @@ def main() -> None:
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a run come to us
     if os.getppid() != parent:  # the creator died before the line above
         return
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")  # never the OOM victim; EACCES without CAP_SYS_RESOURCE
+    except OSError:
+        pass
     sock = socket.socket(fileno=int(sys.argv[1]))
     sock.send(marshal.dumps({"ready": os.getpid()}))
     serve(sock)

@@ -15,13 +15,17 @@ What a shared group changes, and how it is kept exact per run:
   A group whose residue passes `RESIDUE_MAX_BYTES` is emptied (``memory.force_empty``) first.
 - pids: the launcher counts one; ``pids.max`` gets one more.
 - OOM kills: the counter is cumulative; a run compares against its start value. The jail's tasks
-  run at ``oom_score_adj 1000``, so the kernel's choice is always one of them, not the launcher.
+  run at ``oom_score_adj 1000`` and the launcher at -1000 where it may (else 0; see
+  `sandbox.launcher`), so the kernel's choice is one of the run's tasks. Should the launcher die
+  of the slot's OOM killer all the same, `Slot.reap` reports the run as killed (its
+  ``memory_limit`` is then read from the counter) and the slot is discarded, never reused.
 """
 
 from __future__ import annotations
 
 import atexit
 import marshal
+import signal
 import socket
 import subprocess
 import sys
@@ -105,8 +109,17 @@ class Slot:
         return int(reply["pid"])
 
     def reap(self) -> tuple[int, float, float]:
-        """(wait status, rusage CPU s, max RSS MB) of the last spawned process, once it exited."""
-        reply = self._recv()
+        """(wait status, rusage CPU s, max RSS MB) of the last spawned process, once it exited.
+
+        A launcher killed by the slot's OOM killer took the run down with it (the jail dies
+        with its parent): the run's status is SIGKILL, not a fault of the slot (issue 9).
+        """
+        try:
+            reply = self._recv()
+        except LaunchError:
+            if not self.group.oom_killed():
+                raise
+            return signal.SIGKILL, 0.0, 0.0
         return int(reply["status"]), float(reply["cpu"]), reply["maxrss"] / 1024
 
     def kill_run(self) -> None:

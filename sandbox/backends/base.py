@@ -15,6 +15,7 @@ stdin) into a `RunResult`. The status rules live here, once, so the backends agr
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import os
 import resource
@@ -131,6 +132,51 @@ def rlimits(limits: Limits, *, memory_by_cgroup: bool, extra_procs: int = 0) -> 
         # RLIMIT_DATA (heap and private mappings), not RLIMIT_AS, which breaks thread stacks (A8).
         out.append((resource.RLIMIT_DATA, (limits.memory_mb << 20,) * 2))
     return out
+
+
+# OOM victims (issue 9, class 4): memory the program fills without mapping it (memfd, tmpfs,
+# pipe buffers) is charged to the run's group but to no process's RSS, so on a tie of
+# ``oom_score_adj`` the kernel's choice can fall on a small sandbox process instead of the program.
+# The jail's tasks get `OOM_SCORE_JOB` (raising needs no privilege); lowering any process below
+# its inherited floor needs CAP_SYS_RESOURCE, which containers often drop (this project's CI VM
+# does), so `protect_from_oom` lowers ours only where it can. An OOM kill in the run's group is
+# ``memory_limit`` whoever the victim was (`classify`, bwrap's ``_result``, `Slot.reap`).
+OOM_SCORE_JOB = 1000
+OOM_SCORE_PROTECTED = -1000
+
+
+@functools.cache
+def can_lower_oom_score() -> bool:
+    """True when this process holds CAP_SYS_RESOURCE (needed to set an oom_score_adj below 0)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 24 & 1)  # CAP_SYS_RESOURCE = 24
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def set_oom_score(pid: int | str, value: int) -> bool:
+    """Write ``value`` to ``/proc/<pid>/oom_score_adj`` ("self" for ours); False if refused."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(value))
+        return True
+    except OSError:
+        return False
+
+
+def protect_from_oom(pid: int) -> bool:
+    """Make ``pid`` (bwrap's monitor) no OOM victim, where this process may (see above).
+
+    Without the capability a slot's monitor keeps the jail's `OOM_SCORE_JOB`: out of the
+    program's reach, it is the first victim when the program lowered its own score (to 0, no
+    further), ahead of the slot's launcher (0). The launcher can then be a second victim while
+    the jail is torn down; `Slot.reap` reports that run as killed and the slot is replaced.
+    """
+    return can_lower_oom_score() and set_oom_score(pid, OOM_SCORE_PROTECTED)
 
 
 def rlimit_setter(pairs: list[tuple]):

@@ -23,6 +23,11 @@ mount or exec is a ``sandbox_error`` and can never be faked by a program printin
 Teardown: when the program's main process exits, bwrap's pid-1 exits and the kernel kills every
 process left in the pid namespace (A17); on a limit we SIGKILL that pid-1 through a pidfd and sweep
 the cgroup.
+
+OOM (issue 9, class 4; `sandbox.backends.base`): the jail's processes run at ``oom_score_adj``
+1000, bwrap's monitor is lowered to -1000 where we hold CAP_SYS_RESOURCE, and an OOM kill in the
+run's group after the jail started is ``memory_limit`` even when the victim was the monitor or
+a slot's launcher (memory charged but mapped by no process: memfd, tmpfs, pipe buffers).
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ from sandbox import cgroups, seccomp, slots
 from sandbox.backends import warm
 from sandbox.backends.base import (
     JAIL_UID,
+    OOM_SCORE_JOB,
     UIDS,
     ExecSpec,
     classify,
     own_process_count,
+    protect_from_oom,
     rlimit_setter,
     rlimits,
+    set_oom_score,
 )
 from sandbox.background import Background
 from sandbox.job import RunResult
@@ -380,9 +388,11 @@ class BwrapBackend:
             if child is None:
                 return None, None
             pidfd = os.pidfd_open(child)
+            protect_from_oom(proc.pid)  # bwrap's monitor; its pid 1 (``child``) already forked
             if group is not None:
                 group.add(child)
-            if block_w is not None:
+            if block_w is not None:  # pid 1 waits to fork the program: it inherits the score
+                set_oom_score(child, OOM_SCORE_JOB)
                 os.write(block_w, b"x")
             return child, pidfd
         except (OSError, ValueError, KeyError):
@@ -396,13 +406,16 @@ class BwrapBackend:
         for line in bytes(status).decode("utf-8", "replace").splitlines():
             if '"exit-code"' in line:
                 exit_code = json.loads(line)["exit-code"]
+        oom = group.oom_killed() if group is not None else False
         if exit_code is not None and exit_code > 128 and seen.killed is None:
             # bwrap reports a signal death as 128 + signo; restore it as a signal.
             seen = dataclasses.replace(seen, wait_status=exit_code - 128)
-        elif seen.killed is not None:
+        elif seen.killed is not None or (oom and exit_code is None and not setup_failed):
+            # (or: the jail ran and the OOM killer took bwrap's monitor or the slot's launcher
+            # instead of the program, which filled memory it does not map: still its MLE)
             seen = dataclasses.replace(seen, wait_status=signal.SIGKILL)
         failed = None
-        if setup_failed or (exit_code is None and seen.killed is None):
+        if setup_failed or (exit_code is None and seen.killed is None and not oom):
             failed = "bwrap could not set up the jail"
         cpu = group.cpu_s() if group is not None else None
         peak = group.memory_peak_bytes() if group is not None else None
@@ -416,7 +429,7 @@ class BwrapBackend:
             limits=spec.limits,
             cpu_s=cpu if cpu is not None else seen.rusage_cpu_s,
             memory_mb=(peak / 2**20) if peak is not None else seen.rusage_maxrss_mb,
-            oom_killed=group.oom_killed() if group is not None else False,
+            oom_killed=oom,
             setup_failed=failed,
             files=files,
         )

@@ -14,20 +14,22 @@ Design: why no grader trick of ../shared/docs/code-judging.md works here
   floats by ``repr``, list/tuple/set/dict/bytes/None/bool kept apart; any other object, e.g. one
   with a rigged ``__eq__``, is an opaque ``unserializable`` marker that equals nothing) and the
   comparison happens here on decoded builtin values (C2, C4).
-- **Results travel on a private channel**: the harness moves the real stdout to a private fd
-  before the candidate's code loads and sends numbered records tagged with a per-run random nonce,
-  ending with an ``end`` record. ``sys.exit(0)``, ``os._exit(0)``, ``raise SystemExit``, atexit
-  tricks: tests without a record are ``RE``, never ``AC`` (C1). Printing "ACCEPTED" or forging
-  records gains nothing: a record can only claim a return value, compared like any other (C6).
-- **Asserts are decided in a process without candidate code.** Assert-style tests (HumanEval
-  ``check``, MBPP ``test_list``) run item by item in the candidate's sandbox only to *record* the
-  candidate's return values, and in a *probe* form (`probes`): each ``assert`` reduced to its
-  candidate calls, so ``== 4`` never reaches that process. The tests there receive decoded
-  copies, never the candidate's objects. Then a clean sandbox run *replays* the original test
-  code with the candidate replaced by the recorded values and says which asserts hold. Patching
-  ``AssertionError``, builtins, ``math`` or the prompt's helper functions in the candidate's
-  process changes nothing (C3). Which names are "the candidate" is decided here, from the
-  source (never from the candidate's run), and never includes a builtin.
+- **Results travel on a private channel** written only by the harness's judge process: numbered
+  records tagged with a per-run random nonce, ending with an ``end`` record. The candidate's
+  process never holds the channel's fd nor the nonce (it is forked before they are read, and the
+  judge is non-dumpable, so ``/proc/<pid>/mem`` and ``/proc/<pid>/fd`` are closed to it).
+  ``sys.exit(0)``, ``os._exit(0)``, ``raise SystemExit``, atexit tricks: a test whose call did not
+  return is ``RE``, never ``AC`` (C1); printing "ACCEPTED" gains nothing (C6).
+- **Tests run in a process without candidate code** (issue 9, classes 2 and 3). The harness's
+  judge process runs the prompt prefix, the setup and the tests as written (cases, HumanEval
+  ``check`` items, MBPP asserts, non-literal expected values) and decides every assert; the
+  candidate's program runs only in a process forked from it before it read any test, which
+  answers calls and sees nothing but their arguments. The judge binds only proxies for the
+  candidate's functions there (never an import or a name of the response over one the prefix,
+  setup or tests define) and gets back decoded copies of the results. Patching
+  ``AssertionError``, builtins, ``math``, ``resource``, the clocks or the prompt's helpers in the
+  candidate's process changes nothing the judge computes or measures: per-test CPU and wall
+  limits are read from the candidate's process CPU clock by the judge (C3, C4).
 - **Checkers** (``program``) run in their own jail after the candidate's jail is gone; the
   candidate cannot create or overwrite them (C5). Comparators compare counts first (C7), integers
   exactly and never through floats, and a strict ASCII number grammar (C8-C10).
@@ -35,7 +37,7 @@ Design: why no grader trick of ../shared/docs/code-judging.md works here
 - **Faults of ours are ``SE``** (sandbox error, a harness that did not start, a dataset expected
   value that does not evaluate): the verdict is ``unverifiable`` with reward None, never 0 (C13).
 - **Datasets are read, never run outside the sandbox** (C14): expected values with
-  ``ast.literal_eval``; anything else is evaluated in the clean replay sandbox.
+  ``ast.literal_eval``; anything else is evaluated by the harness's judge process, in the sandbox.
 
 >>> tests = {"kind": "stdio", "cases": [{"stdin": "1 2\\n", "expected": "3"}]}
 >>> v = verify_code(tests, "```python\\nprint(sum(map(int, input().split())))\\n```")
@@ -58,7 +60,7 @@ from verifiers.code.checkers import get_checker
 from verifiers.code.config import CodeConfig
 from verifiers.code.extract import extract_program
 from verifiers.code.functions import build_program, judge_function
-from verifiers.code.judge import CODES, TestResult, judge_stdio, make_verdict
+from verifiers.code.judge import CODES, VERSION, TestResult, judge_stdio, make_verdict
 from verifiers.codetests import CodeTests, TestSchemaError
 from verifiers.verdict import Verdict
 
@@ -84,7 +86,7 @@ def _fail(status: str, reason: str, started: float, extracted: str | None = None
         detail={"reason": reason, "tests": []},
         elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
         verifier="code",
-        verifier_version="1",
+        verifier_version=VERSION,
     )
 
 

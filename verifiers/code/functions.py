@@ -1,19 +1,24 @@
-"""The function-call judge: record the candidate's values in one sandbox run, decide outside.
+"""The function-call judge: one sandbox run per verdict, decided in a process without the candidate.
 
-Flow for one verdict (see :mod:`verifiers.code.harness` for what runs inside):
+Flow (see :mod:`verifiers.code.harness` for what runs inside): the harness's *judge* process runs
+the trusted prompt prefix, setup and the original test code; the candidate's code runs only in a
+process forked from it before the tests were read, answering calls (issue 9, classes 2 and 3).
 
-1. ``record``: one harness run for all tests (cases, then assert items); per-test CPU/wall limits
-   inside, the run's total as backstop. If it dies mid-way, the in-flight test gets TLE/MLE/OLE/RE
-   from the sandbox status; in all-tests mode the harness is restarted after that test.
-2. ``replay`` (only when there are assert items or non-literal expected values): a clean sandbox
-   run, no candidate code, re-runs the trusted assert items on the recorded values and says which
-   hold.
-3. Cases are compared here, on decoded values, against ``ast.literal_eval`` of the expected source.
+1. One harness run for all tests: cases (their values come back typed; compared here, on decoded
+   values, against ``ast.literal_eval`` of the expected source or the judge's evaluation of a
+   non-literal one) and assert items (decided in the judge process: held or not). Per-test CPU
+   and wall limits are kept by the judge process from outside the candidate's; the run's total is
+   the backstop. A test that killed the candidate gets TLE/MLE/RE; in all-tests mode the harness
+   is restarted after it.
+2. Nothing of the response reaches the judge process but the names of its functions the tests
+   call (proxies there): no import of the response, no name that the prefix, setup or tests
+   define (`_candidate_names`).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import importlib.util
 import json
@@ -26,7 +31,6 @@ from typing import Any
 from sandbox import Job, Limits, Run, RunResult, get_language
 from verifiers.code import harness
 from verifiers.code.config import CodeConfig
-from verifiers.code.decide import decide_assert, decide_expected, shadowed_names
 from verifiers.code.judge import (
     TestResult,
     ast_guard,
@@ -35,7 +39,9 @@ from verifiers.code.judge import (
     run_job,
     run_reason,
 )
-from verifiers.code.probes import bound_names, probe_source, program_imports, surface_names
+from verifiers.code.probes import (
+    bound_names,
+)
 from verifiers.codetests import CodeTests, FunctionCase
 
 __all__ = ["build_program", "judge_function", "parse_channel"]
@@ -139,9 +145,16 @@ class _Run:
         return (self.by_kind.get(kind) or [None])[0]
 
 
+_CANDIDATE_KEYS = ("program", "prefix", "entry")
+
+
 def _run_harness(doc: dict[str, Any], limits: Limits, config: CodeConfig) -> _Run:
     nonce = secrets.token_hex(16)
-    stdin = marshal.dumps({**doc, "nonce": nonce})  # the harness reads it without `json`
+    # Part A is all the candidate's process ever holds; part B (the tests, the nonce) is read by
+    # the judge process after it forked the candidate's (the harness reads both without `json`).
+    part_a = marshal.dumps({k: doc[k] for k in _CANDIDATE_KEYS})
+    part_b = {k: v for k, v in doc.items() if k not in _CANDIDATE_KEYS}
+    stdin = b"%016x" % len(part_a) + part_a + marshal.dumps({**part_b, "nonce": nonce})
     name, content = harness_files()
     job = Job(
         language="python",
@@ -202,44 +215,38 @@ def judge_function(
     with ast_guard():
         base = _base_doc(tests, program, prefix, config)
         expected = _expected_values(cases)
-    recorded, crashes, load, fault = _record(base, program, total, config)
+    # Non-literal expected sources are evaluated by the judge process, never the candidate's.
+    base["expected"] = {str(i): c.expected for i, c in enumerate(cases) if expected[i] is _NO_VALUE}
+    recorded, crashes, load, fault, exp_values = _record(base, program, total, config)
     if fault is not None:
         return [TestResult(i=i, code="SE", reason=fault) for i in range(total)], None
     if load is not None and not load.get("ok"):
         why = f"the program failed to load: {load.get('exc')}: {load.get('msg', '')}"[:300]
         return [TestResult(i=i, code="RE", reason=why) for i in range(total)], None
-    replayed, exp_values, rep_crashes = _replay(
-        base, recorded, load or {}, expected, [c.expected for c in cases], tests.asserts, config
-    )
     results = []
     for i in range(total):
         if i in crashes:
             results.append(crashes[i])
         elif i in recorded:
-            rep = rep_crashes.get(i) or replayed.get(i)
-            results.append(_judge_one(i, recorded[i], rep, expected, exp_values, config))
+            results.append(_judge_one(i, recorded[i], expected, exp_values, config))
     return results, None
 
 
 def _base_doc(tests: CodeTests, program: str, prefix: str, config: CodeConfig) -> dict[str, Any]:
-    """What both harness runs get (never an expected value: asserts go in as probes)."""
+    """What the harness gets: `_CANDIDATE_KEYS` for the candidate's process, the rest (the
+    tests, run as written) for the judge process only."""
     cases: tuple[FunctionCase, ...] = tests.cases  # type: ignore[assignment]
-    surface = surface_names(tests.entry_point, tests.setup)
     sources = [tests.setup, *(c.call for c in cases), *tests.asserts]
+    bound, modules = _candidate_names(program, prefix, tests.entry_point, sources)
     return {
         "prefix": prefix,
+        "program": program,
         "setup": tests.setup,
         "entry": tests.entry_point or "",
-        "bound": bound_names(
-            program=program,
-            prefix=prefix,
-            entry_point=tests.entry_point,
-            tests_sources=sources,
-        ),
-        "imports": program_imports(program=program, prefix=prefix, tests_sources=sources),
+        "bound": bound,
+        "modules": modules,
         "cases": [c.call for c in cases],
-        # The candidate's run sees probes (calls only); the replay runs the original asserts.
-        "asserts": [probe_source(a, surface) for a in tests.asserts],
+        "asserts": list(tests.asserts),
         "seed": config.seed,
         # seed random per test only where something can use it: importing it costs ~1 ms a run
         "rng": any("random" in text for text in (program, prefix, *sources)),
@@ -248,27 +255,81 @@ def _base_doc(tests: CodeTests, program: str, prefix: str, config: CodeConfig) -
     }
 
 
+def _candidate_names(
+    program: str, prefix: str, entry_point: str | None, sources: list[str]
+) -> tuple[dict[str, str], list[str]]:
+    """The names the judge process binds to the candidate (`bound_names`, less any name the
+    setup or the tests bind themselves: a helper of the tests is never the candidate's, issue 9
+    class 3), and names the tests use that nothing defines (a stdlib module the dataset forgot to
+    import, MBPP 596's ``sys``: imported there by its own name, never from the response)."""
+    bound = bound_names(
+        program=program, prefix=prefix, entry_point=entry_point, tests_sources=sources
+    )
+    defined = _bound_in(tuple(sources))
+    keep = {"candidate", (entry_point or "").rpartition(".")[0] or entry_point}
+    bound = {k: v for k, v in bound.items() if k in keep or k not in defined}
+    used = set().union(*map(_loaded_in, sources))
+    free = used - defined - keep - _bound_in((prefix,)) - set(dir(builtins))
+    return bound, sorted(n for n in free if n.isidentifier() and not n.startswith("_"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _loaded_in(text: str) -> frozenset[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _bound_in(texts: tuple[str, ...]) -> frozenset[str]:
+    """Every name the sources bind anywhere (assignments, defs, classes, imports, arguments)."""
+    out: set[str] = set()
+    for text in texts:
+        try:
+            tree = ast.parse(text or "")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                out.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out.add(node.name)
+            elif isinstance(node, ast.alias):
+                out.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.arg):
+                out.add(node.arg)
+    return frozenset(out)
+
+
 def _record(base: dict, program: str, total: int, config: CodeConfig):
-    """Record runs (restarted after a fatal test in all-tests mode)."""
+    """Harness runs (restarted after a fatal test in all-tests mode): per-test records, crashes,
+    the load record, a fault of ours, and the judge's values of non-literal expected sources."""
     recorded: dict[int, dict] = {}
     crashes: dict[int, TestResult] = {}
+    exp_values: dict[int, dict] = {}
     load, start, skip = None, 0, []
     for _attempt in range(config.max_restarts + 1):
-        doc = {**base, "mode": "record", "program": program, "start": start, "skip": skip}
+        doc = {**base, "start": start, "skip": skip}
         out = _run_harness(doc, _limits(total - start, config), config)
         if out.fault is not None:
-            return recorded, crashes, load, out.fault
+            return recorded, crashes, load, out.fault, exp_values
         load = load or out.first("load")
         if load is None or not load.get("ok"):
             if load is None:  # died while loading the program (import-time loop, MemoryError)
                 code, why = _crash_code(out.run)
                 crashes[start] = TestResult(i=start, code=code, reason=f"while loading: {why}")
-            return recorded, crashes, load, None
+            return recorded, crashes, load, None, exp_values
+        for rec in out.by_kind.get("exp", []):
+            i = _index(rec, total)
+            if i is not None:
+                exp_values.setdefault(i, rec)
         for rec in out.by_kind.get("res", []):
             i = _index(rec, total)
             if i is not None:
                 recorded.setdefault(i, rec)
-        tle = out.first("tle")
+        tle = out.first("tle") or out.first("died")
         if tle is not None and _index(tle, total) is None:
             tle = None
         if out.ended:
@@ -279,7 +340,7 @@ def _record(base: dict, program: str, total: int, config: CodeConfig):
             inflight += 1
         if inflight >= total:
             break
-        code, why = ("TLE", "wall time per test") if tle else _crash_code(out.run)
+        code, why = _stop_code(tle, out)
         crashes[inflight] = TestResult(i=inflight, code=code, reason=why)
         if config.stop_at_first_failure:
             break
@@ -287,91 +348,25 @@ def _record(base: dict, program: str, total: int, config: CodeConfig):
         start = inflight + 1
         if start >= total:
             break
-    return recorded, crashes, load, None
+    return recorded, crashes, load, None, exp_values
 
 
-def _replay(
-    base: dict,
-    recorded: dict[int, dict],
-    load: dict,
-    expected: list,
-    expected_src: list[str],
-    originals: tuple[str, ...],
-    config: CodeConfig,
-):
-    """Clean-process verdicts for assert items and values of non-literal expected sources."""
-    n_cases = len(base["cases"])
-    items = [
-        {"i": i, "source": originals[i - n_cases], "calls": recorded[i].get("calls", [])}
-        for i in sorted(recorded)
-        if i >= n_cases
-    ]
-    # Non-literal expected sources go to the clean replay only, never to the candidate's run.
-    exprs = {
-        str(i): src
-        for i, src in enumerate(expected_src)
-        if expected[i] is _NO_VALUE and i in recorded
-    }
-    replayed: dict[int, dict] = {}
-    exp_values: dict[int, dict] = {}
-    crashes: dict[int, TestResult] = {}
-    if items or exprs:  # the simple ones need no replay jail
-        with ast_guard():
-            shadowed = shadowed_names(base["prefix"], base["setup"], *base["imports"])
-            for it in items:
-                rec = decide_assert(it["source"], it["calls"], base["bound"], shadowed)
-                if rec is not None:
-                    replayed[it["i"]] = rec
-            for key, src in exprs.items():
-                got = decide_expected(src, shadowed)
-                if got is not None:
-                    exp_values[int(key)] = got
-        items = [it for it in items if it["i"] not in replayed]
-        exprs = {k: v for k, v in exprs.items() if int(k) not in exp_values}
-    if not items and not exprs:
-        return replayed, exp_values, crashes
-    doc = {
-        **base,
-        "asserts": [],
-        "mode": "replay",
-        "setup_calls": load.get("calls", []),
-        "expected": exprs,
-        "start": 0,
-    }
-    for _attempt in range(config.max_restarts + 1):
-        doc["items"] = [it for it in items if it["i"] not in crashes]
-        out = _run_harness(doc, _limits(len(items) + 1, config), config)
-        if out.fault is not None:
-            for it in items:
-                crashes.setdefault(it["i"], TestResult(i=it["i"], code="SE", reason=out.fault))
-            for key in exprs:
-                exp_values.setdefault(int(key), {"err": out.fault, "se": True})
-            break
-        for rec in out.by_kind.get("exp", []):
-            i = _index(rec, len(expected))
-            if i is not None:
-                exp_values[i] = rec
-        for rec in out.by_kind.get("rep", []):
-            i = _index(rec, n_cases + len(originals))
-            if i is not None:
-                replayed[i] = rec
-        if out.ended:
-            break
-        left = [it["i"] for it in doc["items"] if it["i"] not in replayed]
-        if not left:
-            break
-        code, why = _crash_code(out.run)
-        crashes[left[0]] = TestResult(i=left[0], code=code, reason=f"tests on its values: {why}")
-        if config.stop_at_first_failure:
-            break
-        doc["start"] = left[0] + 1
-    return replayed, exp_values, {i: {"crash": r} for i, r in crashes.items()}
+def _stop_code(stop: dict | None, out: _Run) -> tuple[str, str]:
+    """The code of the test that ended a run: the judge process's ``tle`` (it killed the
+    candidate past a per-test limit) or ``died`` (the run's status: MLE when the memory cgroup
+    OOM-killed it), else what the run's status says."""
+    if stop is None or out.run is None:
+        return _crash_code(out.run)
+    kind, why = stop.get("t"), str(stop.get("why", ""))[:200]
+    if kind == "tle":
+        return "TLE", f"{why} time per test (the judge process killed the candidate)"
+    code, status = _crash_code(out.run)
+    return ("RE" if code == "SE" else code), f"{why}; {status}".strip("; ")
 
 
 def _judge_one(
     i: int,
     rec: dict,
-    rep: dict | None,
     expected: list,
     exp_values: dict[int, dict],
     config: CodeConfig,
@@ -382,17 +377,11 @@ def _judge_one(
         return TestResult(code="TLE", reason=f"CPU {cpu:.3f} s > {config.test_cpu_s:g} s", **common)
     if i < len(expected):  # by position, whatever the record claims
         return _judge_case(i, rec, expected, exp_values, common)
-    if rep is None:
-        return TestResult(code="SE", reason="no replay verdict", **common)
-    if "crash" in rep:
-        crash: TestResult = rep["crash"]
-        return TestResult(code=crash.code, reason=crash.reason, **common)
-    if rep.get("ok"):
+    if rec.get("ok") is True:  # the judge process ran the assert item: it held
         return TestResult(code="AC", **common)
-    why, msg = rep.get("why"), str(rep.get("msg", ""))[:300]
-    if why == "raised" or (why == "diverged" and rec.get("why") in ("raised", "error")):
-        detail = rec.get("msg") if why == "diverged" else msg
-        return TestResult(code="RE", reason=f"candidate raised {detail}", **common)
+    why, msg = rec.get("why"), str(rec.get("msg", ""))[:300]
+    if why == "raised":
+        return TestResult(code="RE", reason=f"candidate raised {msg}", **common)
     return TestResult(code="WA", reason=f"{why}: {msg}".strip(": "), **common)
 
 

@@ -167,22 +167,3 @@ def bound_names(
             # A class the tests use to build inputs (MBPP's Node, Pair): "data".
             bound[name] = "data" if kind == "class" else kind
     return bound
-
-
-def program_imports(*, program: str, prefix: str, tests_sources: list[str]) -> list[str]:
-    """Top-level imports of the program that the tests rely on (MBPP 596 uses the solution's
-    ``sys``); the test namespace repeats them (importing a module by name runs no candidate code
-    in the clean replay, which has no candidate files)."""
-    try:
-        tree = ast.parse(program)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    used = set().union(*map(_names_in, tests_sources))
-    used -= set(_top_level_names(prefix))
-    out = []
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Import | ast.ImportFrom) and not getattr(stmt, "level", 0):
-            names = {(a.asname or a.name).split(".")[0] for a in stmt.names}
-            if names & used:
-                out.append(ast.unparse(stmt))
-    return out

@@ -50,6 +50,7 @@ from sandbox.caps import ServiceConfig, cap_limits, check_output_ceiling
 from sandbox.compat import RunCodeRequest, RunCodeResponse, Seconds, build_job, respond
 from sandbox.errors import JobError, RequestError
 from sandbox.job import Job, JobResult, Limits, Run, RunResult
+from sandbox.languages import get_language
 from sandbox.runner import run
 
 __all__ = ["ServiceConfig", "create_app"]
@@ -97,7 +98,7 @@ class JobModel(BaseModel):
         _check_counts(self, config, where)
         none = LimitsModel()
         limits = (self.limits or none).to_limits(Limits(), config, f"{where}.limits")
-        compile_limits = None
+        compile_limits = _default_compile_limits(self.language, config)
         if self.compile_limits is not None:
             compile_limits = self.compile_limits.to_limits(
                 Limits(), config, f"{where}.compile_limits"
@@ -124,6 +125,16 @@ class JobModel(BaseModel):
                 for r, mine in runs
             ),
         )
+
+
+def _default_compile_limits(language: str, config: ServiceConfig) -> Limits | None:
+    """The language's compile limits lowered to the caps (None for an unknown language: the
+    job then fails with its own error)."""
+    try:
+        lang = get_language(language)
+    except KeyError:
+        return None
+    return cap_limits({}, lang.compile_limits, config, where="compile_limits")
 
 
 def _check_counts(job: JobModel, config: ServiceConfig, where: str) -> None:

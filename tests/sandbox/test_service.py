@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 
 import httpx
 import pytest
@@ -458,3 +459,47 @@ def test_serve_options_and_env_reach_the_caps(fake_uvicorn, monkeypatch) -> None
     slow = {"code": "x", "language": "python", "run_timeout": 3.5}
     assert c.post("/run_code", json=slow, headers=auth).status_code == 422
     assert c.post("/run_code", json=over).status_code == 401
+
+
+def test_the_compile_step_is_held_under_the_caps_too() -> None:
+    """A job that names no compile limits compiles under the language's, lowered to the caps
+    (the compiler is a process the client's input drives, like any other)."""
+    cpp = {
+        "language": "cpp",
+        "files": {"main.cpp": "#include <iostream>\nint main(){std::cout<<42;}"},
+    }
+    body = {"jobs": [{**cpp, "runs": [{}]}]}
+    starved = client(max_memory_mb=8).post("/v1/jobs", json=body).json()["results"][0]
+    assert (
+        starved["compile"]["status"] == "compile_error"
+        and "memory" in starved["compile"]["message"]
+    )
+    fed = client(max_memory_mb=256).post("/v1/jobs", json=body).json()["results"][0]
+    assert fed["runs"][0]["stdout"] == "42"  # control: under a workable cap it compiles
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FUZZ = client(max_memory_mb=256, max_cpu_s=2)  # one app for every example
+FIELDS = ["code", "language", "compile_timeout", "run_timeout", "memory_limit_MB", "stdin",
+          "files", "fetch_files"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4))
+def test_any_json_in_any_field_is_answered_never_a_500(fields: dict) -> None:
+    """Whatever JSON a client puts in /run_code's fields: a 200 run or a 4xx JSON error."""
+    body = {"code": "print(1)", "language": "python", **fields}
+    r = _FUZZ.post(
+        "/run_code", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 200 or 400 <= r.status_code < 500, r.text
+    data = r.json()
+    assert data["status"] in ("Success", "Failed", "SandboxError")
+    if r.status_code != 200:
+        assert data["error"] and data["message"] == data["error"]

@@ -90,7 +90,10 @@ class OpenAIBackend:
         self.timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self.n_supported = True
         self.tokens_generated = 0
-        self.model = model or self._first_model()
+        listed = self._models()  # also the check that the server answers at all
+        if not (model or listed):
+            raise BackendError(f"{self.base_url}/models lists no model — pass --model NAME")
+        self.model = model or listed[0]
 
     # -- the Backend interface ---------------------------------------------------------------
 
@@ -222,13 +225,9 @@ class OpenAIBackend:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def _first_model(self) -> str:
-        """The server's first model; also the check that the server answers at all."""
+    def _models(self) -> list[str]:
         data = self.check_server()
-        models = [m.get("id") for m in data.get("data") or [] if m.get("id")]
-        if not models:
-            raise BackendError(f"{self.base_url}/models lists no model — pass --model NAME")
-        return models[0]
+        return [m["id"] for m in data.get("data") or [] if isinstance(m, dict) and m.get("id")]
 
     def check_server(self) -> dict:
         """GET /models: a refused connection or a bad key is the user's to fix (exit 2)."""

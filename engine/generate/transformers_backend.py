@@ -224,7 +224,9 @@ class SeededSampler:
 def _load(model: str, device: str, dtype: str | None) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own bar is the one on stderr
     path = Path(model)
     if path.exists() and not (path / "config.json").is_file():
         raise BackendError(

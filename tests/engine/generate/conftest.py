@@ -16,7 +16,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_random_qwen2(out: Path, *, seed: int = 0, context: int = 512) -> Path:
+def build_random_qwen2(
+    out: Path, *, seed: int = 0, context: int = 512, hidden: int = 32, heads: int = 4
+) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -39,11 +41,11 @@ def build_random_qwen2(out: Path, *, seed: int = 0, context: int = 512) -> Path:
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads,
+        num_key_value_heads=heads // 2,
         max_position_embeddings=context,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,

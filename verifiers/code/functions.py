@@ -25,6 +25,7 @@ import json
 import marshal
 import secrets
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -259,18 +260,19 @@ def _candidate_names(
     program: str, prefix: str, entry_point: str | None, sources: list[str]
 ) -> tuple[dict[str, str], list[str]]:
     """The names the judge process binds to the candidate (`bound_names`, less any name the
-    setup or the tests bind themselves: a helper of the tests is never the candidate's, issue 9
-    class 3), and names the tests use that nothing defines (a stdlib module the dataset forgot to
-    import, MBPP 596's ``sys``: imported there by its own name, never from the response)."""
+    prompt prefix, the setup or the tests bind themselves, imports included: a helper of the
+    tests is never the candidate's, issue 9 classes 2-3), and names the tests use that nothing
+    defines (a stdlib module the dataset forgot to import, MBPP 596's ``sys``: imported there by
+    its own name, never from the response)."""
     bound = bound_names(
         program=program, prefix=prefix, entry_point=entry_point, tests_sources=sources
     )
-    defined = _bound_in(tuple(sources))
+    defined = _bound_in(tuple(sources)) | _bound_in((prefix,))
     keep = {"candidate", (entry_point or "").rpartition(".")[0] or entry_point}
     bound = {k: v for k, v in bound.items() if k in keep or k not in defined}
     used = set().union(*map(_loaded_in, sources))
-    free = used - defined - keep - _bound_in((prefix,)) - set(dir(builtins))
-    return bound, sorted(n for n in free if n.isidentifier() and not n.startswith("_"))
+    free = used - defined - keep - set(dir(builtins))
+    return bound, sorted(free & sys.stdlib_module_names)
 
 
 @functools.lru_cache(maxsize=4096)

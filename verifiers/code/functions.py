@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -31,6 +32,7 @@ from typing import Any
 
 from sandbox import Job, Limits, Run, RunResult, get_language
 from verifiers.code import harness
+from verifiers.code.compare import MALFORMED, compare_values, decode_value, short_repr
 from verifiers.code.config import CodeConfig
 from verifiers.code.judge import (
     TestResult,
@@ -42,6 +44,7 @@ from verifiers.code.judge import (
 )
 from verifiers.code.probes import (
     bound_names,
+    complete_asserts,
 )
 from verifiers.codetests import CodeTests, FunctionCase
 
@@ -109,24 +112,55 @@ def build_program(prefix: str | None, code: str, entry_point: str | None) -> str
     return program
 
 
+# Caps on what the verifier parses of one run's channel (issue 9, class 4), defence in depth
+# behind the harness's own cap on a reply (`harness.MAX_REPLY`): a record of `[[],[],...]` costs
+# ~20x its size in Python objects here (8 MB of JSON: ~180 MB).
+MAX_RECORD_BYTES = 4 << 20
+MAX_CHANNEL_BYTES = 8 << 20
+_TEXT_FIELDS = ("t", "kind", "why", "msg", "exc")
+
+
 def parse_channel(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
-    """The harness's records, in order; stops at the first break in the numbering."""
+    """The harness's records, in order; stops at the first break in the numbering.
+
+    A record over `MAX_RECORD_BYTES` (or past `MAX_CHANNEL_BYTES` in all) is not parsed: an
+    ``{"t": "oversized"}`` record stands in for it and parsing stops (the test in flight is OLE).
+    Text fields are made strings of bounded length, whatever the record claims.
+    """
     records: list[dict[str, Any]] = []
-    tag = nonce.encode()
-    for line in stdout.split(b"\n"):
-        parts = line.split(b" ", 2)
-        if len(parts) != 3 or parts[0] != tag:
+    tag, start, budget = nonce.encode() + b" ", 0, MAX_CHANNEL_BYTES
+    while start < len(stdout):
+        end = stdout.find(b"\n", start)
+        end = len(stdout) if end < 0 else end
+        line, start = memoryview(stdout)[start:end], end + 1
+        if bytes(line[: len(tag)]) != tag:
             continue
-        if parts[1] != str(len(records)).encode():
+        seq = bytes(line[len(tag) : len(tag) + 24]).partition(b" ")[0]
+        if seq != str(len(records)).encode():
             break  # a record out of sequence: nothing after it is trusted
+        size = len(line) - len(tag) - len(seq) - 1
+        budget -= size
+        if size > MAX_RECORD_BYTES or budget < 0:
+            records.append({"t": "oversized", "bytes": size})
+            break
         try:
-            doc = json.loads(parts[2])
-        except (ValueError, RecursionError):  # a forged record nested past the parser's depth
+            doc = json.loads(bytes(line[len(tag) + len(seq) + 1 :]))
+        except (ValueError, RecursionError, MemoryError):  # nested past the parser's depth
             break
         if not isinstance(doc, dict):
             break
-        records.append(doc)
+        records.append(_clean(doc))
     return records
+
+
+def _clean(doc: dict[str, Any]) -> dict[str, Any]:
+    for key in _TEXT_FIELDS:
+        if key in doc:
+            value = doc[key]
+            doc[key] = value[:500] if isinstance(value, str) else f"<{type(value).__name__}>"
+    if not isinstance(doc.get("calls", []), list):
+        doc["calls"] = []
+    return doc
 
 
 class _Run:
@@ -186,7 +220,13 @@ def _index(rec: dict, total: int) -> int | None:
     return i if type(i) is int and 0 <= i < total else None
 
 
-def _crash_code(run: RunResult | None) -> tuple[str, str]:
+def _crash_code(run: RunResult | None, out: _Run | None = None) -> tuple[str, str]:
+    if out is not None and "oversized" in out.by_kind:  # the candidate's values, not our fault
+        size = out.by_kind["oversized"][0].get("bytes")
+        return (
+            "OLE",
+            f"a result record of {size} bytes (cap {MAX_RECORD_BYTES}, run {MAX_CHANNEL_BYTES})",
+        )
     if run is None:
         return "SE", "no run"
     if run.status == "ok":
@@ -209,6 +249,8 @@ def judge_function(
 ) -> tuple[list[TestResult], dict[str, Any] | None]:
     cases: tuple[FunctionCase, ...] = tests.cases  # type: ignore[assignment]
     total = len(cases) + len(tests.asserts)
+    with ast_guard():  # a `def check(candidate)` module that never calls check gets the call
+        tests = dataclasses.replace(tests, asserts=complete_asserts(tests.asserts, tests.setup))
     bad = python_syntax_error(program)
     if bad:
         info = {"status": "compile_error", "message": bad}
@@ -229,7 +271,7 @@ def judge_function(
         if i in crashes:
             results.append(crashes[i])
         elif i in recorded:
-            results.append(_judge_one(i, recorded[i], expected, exp_values, config))
+            results.append(_judge_one(i, recorded[i], expected, exp_values, config, tests.checker))
     return results, None
 
 
@@ -320,7 +362,7 @@ def _record(base: dict, program: str, total: int, config: CodeConfig):
         load = load or out.first("load")
         if load is None or not load.get("ok"):
             if load is None:  # died while loading the program (import-time loop, MemoryError)
-                code, why = _crash_code(out.run)
+                code, why = _crash_code(out.run, out)
                 crashes[start] = TestResult(i=start, code=code, reason=f"while loading: {why}")
             return recorded, crashes, load, None, exp_values
         for rec in out.by_kind.get("exp", []):
@@ -358,11 +400,11 @@ def _stop_code(stop: dict | None, out: _Run) -> tuple[str, str]:
     candidate past a per-test limit) or ``died`` (the run's status: MLE when the memory cgroup
     OOM-killed it), else what the run's status says."""
     if stop is None or out.run is None:
-        return _crash_code(out.run)
+        return _crash_code(out.run, out)
     kind, why = stop.get("t"), str(stop.get("why", ""))[:200]
     if kind == "tle":
         return "TLE", f"{why} time per test (the judge process killed the candidate)"
-    code, status = _crash_code(out.run)
+    code, status = _crash_code(out.run, out)
     return ("RE" if code == "SE" else code), f"{why}; {status}".strip("; ")
 
 
@@ -372,13 +414,14 @@ def _judge_one(
     expected: list,
     exp_values: dict[int, dict],
     config: CodeConfig,
+    checker: str = "equal",
 ) -> TestResult:
     cpu, wall = _seconds(rec.get("cpu")), _seconds(rec.get("wall"))
     common = dict(i=i, time_s=round(cpu, 6), wall_s=round(wall, 6))
     if cpu > config.test_cpu_s:
         return TestResult(code="TLE", reason=f"CPU {cpu:.3f} s > {config.test_cpu_s:g} s", **common)
     if i < len(expected):  # by position, whatever the record claims
-        return _judge_case(i, rec, expected, exp_values, common)
+        return _judge_case(i, rec, expected, exp_values, common, checker)
     if rec.get("ok") is True:  # the judge process ran the assert item: it held
         return TestResult(code="AC", **common)
     why, msg = rec.get("why"), str(rec.get("msg", ""))[:300]
@@ -388,10 +431,19 @@ def _judge_one(
 
 
 def _seconds(value: Any) -> float:
-    return float(value) if type(value) in (int, float) and value >= 0 else 0.0
+    """A record's time; anything else (a forged 10**400, NaN) counts as over any limit."""
+    if type(value) is float and 0 <= value < 1e9:
+        return value
+    if type(value) is int and 0 <= value < 10**9:
+        return float(value)
+    return 0.0 if value is None else 1e9
 
 
-def _judge_case(i: int, rec: dict, expected: list, exp_values: dict, common: dict) -> TestResult:
+def _judge_case(
+    i: int, rec: dict, expected: list, exp_values: dict, common: dict, checker: str = "equal"
+) -> TestResult:
+    """A case's result against its expected value, by the tests' checker (`compare`): total,
+    whatever the record holds (a forged node is a malformed value, WA)."""
     if not rec.get("ok"):
         return TestResult(code="RE", reason=f"{rec.get('why')}: {rec.get('msg')}", **common)
     want = expected[i]
@@ -400,17 +452,14 @@ def _judge_case(i: int, rec: dict, expected: list, exp_values: dict, common: dic
         if got_exp is None or "err" in got_exp:
             why = (got_exp or {}).get("err", "expected value not evaluated")
             return TestResult(code="SE", reason=f"expected value: {why}", **common)
-        want = harness.decode(got_exp["v"])
-    try:
-        got = harness.decode(rec["v"])
-        same = bool(got == want)
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError, AttributeError) as exc:
-        return TestResult(code="WA", reason=f"malformed value ({type(exc).__name__})", **common)
-    if same:
+        want = decode_value(got_exp.get("v"))
+        if want is MALFORMED:
+            return TestResult(code="SE", reason="expected value: not decodable", **common)
+    got = decode_value(rec.get("v"))
+    if got is MALFORMED:
+        return TestResult(code="WA", reason="malformed value", **common)
+    if compare_values(got, want, checker):
         return TestResult(code="AC", **common)
-    return TestResult(code="WA", reason=f"got {_short(got)}, expected {_short(want)}", **common)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return TestResult(
+        code="WA", reason=f"got {short_repr(got)}, expected {short_repr(want)}", **common
+    )

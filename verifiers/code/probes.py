@@ -11,6 +11,10 @@ nothing runs):
 - assignments whose names nothing else reads any more (``expected = [...]`` used only by an
   assert) are dropped, to a fixpoint.
 
+A test module that defines ``check(candidate)`` and never calls it (a HumanEval ``test`` field
+taken whole) is completed with ``check(candidate)`` (`complete_asserts`, issue 9 class 7b):
+otherwise nothing would run and every program, right or wrong, would pass.
+
 The clean replay process runs the *original* item on the recorded values, so the verdict is the
 dataset's own assert. Replay matches recorded calls by name and encoded arguments, so a call the
 original skips by short-circuit (``assert a or candidate(x)``) does not desynchronise it.
@@ -23,7 +27,7 @@ import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["PROBE", "probe_source", "surface_names"]
+__all__ = ["PROBE", "complete_asserts", "probe_source", "surface_names"]
 
 PROBE = "__rlvr_probe__"
 
@@ -115,6 +119,36 @@ def probe_source(source: str, names: set[str]) -> str:
             break
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source or "")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def complete_asserts(asserts: tuple[str, ...], setup: str = "") -> tuple[str, ...]:
+    """Items as given, except that one defining ``check(<param>, ...)`` at top level when no
+    source calls ``check`` gets ``check(candidate)`` appended (see the module docstring)."""
+    calls = False
+    defining = None
+    for k, text in enumerate((setup, *asserts)):
+        tree = _parse(text)
+        if tree is None:
+            continue
+        calls = calls or any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "check"
+            for n in ast.walk(tree)
+        )
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef) and stmt.name == "check" and stmt.args.args:
+                defining = k - 1  # -1: the setup
+    if calls or defining is None or defining < 0:
+        return asserts
+    done = list(asserts)
+    done[defining] = done[defining].rstrip() + "\n\n\ncheck(candidate)\n"
+    return tuple(done)
 
 
 @functools.lru_cache(maxsize=4096)

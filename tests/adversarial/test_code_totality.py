@@ -79,6 +79,9 @@ HOSTILE_RETURNS = {
         "class E(Exception):\n    def __repr__(self):\n        raise RuntimeError\n"
         "def f(x):\n    raise E('x' * 10_000_000)\n"
     ),
+    # a lone surrogate and a NUL in a string (not UTF-8 encodable), and bytes that are no UTF-8
+    "surrogate": "def f(x):\n    return '\\ud800\\x00' + chr(0xDFFF)\n",
+    "bad_bytes": "def f(x):\n    return b'\\xff\\xfe6'\n",
     # NaN and infinity where a number is expected
     "nan": "def f(x):\n    return float('nan')\n",
     "inf": "def f(x):\n    return float('inf')\n",
@@ -114,6 +117,15 @@ def test_a_right_huge_result_is_still_right() -> None:
     tests = fn_tests("f(20000)", repr(list(range(20000))))
     assert_ac(judge(tests, "def f(n):\n    return list(range(n))\n"))
     assert_zero(judge(tests, "def f(n):\n    return list(range(n - 1))\n"), "WA")
+
+
+@needs_sandbox
+def test_a_result_over_the_record_cap_is_ole() -> None:
+    # 400,000 ints encode to ~5.6 MB: under the harness's reply cap, over the verifier's record
+    # cap; the verdict is OLE (reward 0), not a verifier holding ~100 MB of parsed JSON.
+    tests = fn_tests("f(400000)", "0")
+    assert_zero(judge(tests, "def f(n):\n    return list(range(n))\n"), "OLE")
+    assert_ac(judge(tests, "def f(n):\n    return 0\n"))
 
 
 @needs_sandbox

@@ -34,6 +34,12 @@ Design: why no grader trick of ../shared/docs/code-judging.md works here
   candidate cannot create or overwrite them (C5). Comparators compare counts first (C7), integers
   exactly and never through floats, and a strict ASCII number grammar (C8-C10).
 - **Every test counts** (C12): binary rewards need all tests; ``fraction`` runs all of them.
+- **A candidate cannot choose "no reward"** (issue 9, class 4): every checker and comparison is
+  total (`checkers`, `compare`: ``Decimal('sNaN')``, a Fraction over zero, 5,000-digit numbers,
+  10,000-deep lists, invalid UTF-8 give a verdict, never an exception) and the verifier parses at
+  most 4 MiB per record and 8 MiB per run (past it: ``OLE``). Function cases compare by the
+  tests' ``checker``: typed (``True`` is not ``1``), ``equal:strict``, ``equal:python`` (cases
+  read from asserts) or ``float:abs=…,rel=…`` at any depth (`compare`).
 - **Faults of ours are ``SE``** (sandbox error, a harness that did not start, a dataset expected
   value that does not evaluate): the verdict is ``unverifiable`` with reward None, never 0 (C13).
 - **Datasets are read, never run outside the sandbox** (C14): expected values with

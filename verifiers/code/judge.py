@@ -41,7 +41,9 @@ from verifiers.verdict import Verdict
 __all__ = ["CODES", "TestResult", "code_for_status", "judge_stdio", "make_verdict"]
 
 CODES = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "SE")
-VERSION = "2"  # 2: one harness run, tests decided in a process without the candidate (issue 9)
+# 2: one harness run, tests decided in a process without the candidate; typed/tolerant case
+# comparison by the tests' checker; uncalled check(candidate) completed (issue 9; CHANGELOG.md)
+VERSION = "2"
 # CPython 3.11 can fail `ast.parse` run from several threads at once ("AST constructor recursion
 # depth mismatch", cpython gh-106905); batch judging runs in threads, so parsing is serialised.
 _LOCK = threading.Lock()

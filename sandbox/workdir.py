@@ -178,18 +178,9 @@ class WorkDir:
                 return f"{name!r} has {st.st_nlink} hard links"
             if st.st_size > cap_bytes:
                 return f"{name!r} is over {cap_bytes} bytes"
-            data = _read_capped(fd, cap_bytes + 1)
+            return _copy_fd(fd, dest, cap_bytes=cap_bytes, mode=mode, name=name)
         finally:
             os.close(fd)
-        if len(data) > cap_bytes:
-            return f"{name!r} is over {cap_bytes} bytes"
-        out = os.open(dest, _CREATE, 0o600)
-        try:
-            _write_all(out, data)
-            os.fchmod(out, mode)
-        finally:
-            os.close(out)
-        return None
 
     def remove(self) -> None:
         if self.mounted:
@@ -202,6 +193,25 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def _copy_fd(src: int, dest: Path, *, cap_bytes: int, mode: int, name: str) -> str | None:
+    """Copy ``src`` into the new file ``dest`` in the kernel (sendfile), at most ``cap_bytes``."""
+    out = os.open(dest, _CREATE, 0o600)
+    try:
+        copied = 0
+        while copied <= cap_bytes:
+            n = os.sendfile(out, src, None, min(cap_bytes + 1 - copied, 1 << 24))
+            if n == 0:
+                break
+            copied += n
+        if copied > cap_bytes:
+            os.unlink(dest)
+            return f"{name!r} is over {cap_bytes} bytes"
+        os.fchmod(out, mode)
+        return None
+    finally:
+        os.close(out)
 
 
 def _read_capped(fd: int, cap_bytes: int) -> bytes:

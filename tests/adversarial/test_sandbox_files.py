@@ -37,7 +37,7 @@ from sandbox.errors import JobError, SandboxError
 from sandbox.job import check_file_name, check_file_path
 from sandbox.runner import settle
 from sandbox.service import ServiceConfig, create_app
-from sandbox.workdir import base_dir
+from sandbox.workdir import WorkDir, base_dir
 from tests.sandbox.conftest import FAST, needs_bwrap, needs_root, run_code
 
 SUM_CPP = '#include <cstdio>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}'
@@ -399,3 +399,40 @@ def test_sandbox_dir_that_is_a_link_or_shared_is_refused(
     private = tmp_path / "private"
     monkeypatch.setenv("RLVR_SANDBOX_DIR", str(private))
     assert base_dir() == private  # control: a fresh private dir is made and used
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda d, v: os.symlink(v, d / "main"), "symbolic link"),  # link to a host file
+        (lambda d, v: os.symlink(v.parent, d / "main"), "symbolic link"),  # link to a host dir
+        (lambda d, v: os.mkfifo(d / "main"), "not a regular file"),  # open would block
+        (lambda d, v: os.mkdir(d / "main"), "not a regular file"),  # a directory
+        (lambda d, v: [(d / "a").write_bytes(b"x"), os.link(d / "a", d / "main")], "hard links"),
+        (lambda d, v: (d / "main").write_bytes(b"x" * 101), "over 100 bytes"),  # over the cap
+        (lambda d, v: None, "missing"),  # nothing there
+    ],
+)
+def test_copy_out_refuses_what_is_not_a_plain_product(
+    tmp_path: Path, victim: Path, make, says: str
+) -> None:
+    """The host-side rule on its own (no jail needed): refused, nothing written at ``dest``."""
+    work = tmp_path / "w"
+    work.mkdir()
+    make(work, victim)
+    dest = tmp_path / "main.copy"
+    why = WorkDir(work, mounted=False, uid=None, gid=None).copy_out("main", dest, cap_bytes=100)
+    assert why is not None and says in why
+    assert not dest.exists()
+
+
+def test_copy_out_copies_a_plain_product_as_a_new_file_of_ours(tmp_path: Path) -> None:
+    """Control: the compiler's plain file is copied byte for byte, mode 0755."""
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "main").write_bytes(b"\x7fELF" + bytes(range(256)) * 40)
+    dest = tmp_path / "main.copy"
+    why = WorkDir(work, mounted=False, uid=None, gid=None).copy_out("main", dest, cap_bytes=1 << 20)
+    assert why is None
+    assert dest.read_bytes() == (work / "main").read_bytes()
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o755 and dest.stat().st_nlink == 1

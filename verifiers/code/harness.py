@@ -476,7 +476,8 @@ class Candidate:
         self.doc, self.rfd, self.wfd = doc, rfd, wfd
         self.objects, self.entry_obj = {}, []
         self.tns = _namespace("__tests__")  # the prompt's classes decode the arguments
-        _exec_prefix(doc.get("prefix", ""), self.tns)
+        if "class" in doc.get("prefix", ""):  # nothing else of it is needed here
+            _exec_prefix(doc["prefix"], self.tns)
         self.trusted = _trusted_classes(self.tns)
         self.ns = _namespace("solution")
         self.classes = {c.__name__: c for c in self.trusted}

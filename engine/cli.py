@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from engine.errors import UserError
+from engine.cli_errors import run_cli
 
 app = typer.Typer(
     name="rlvr",
@@ -40,13 +40,16 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv or os.environ.get("RLVR_DEBUG") == "1"
     argv = [a for a in argv if a != "--debug"]
     _register_commands()
-    try:
-        app(args=argv, standalone_mode=True)
-    except UserError as exc:
-        if debug:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+    run_cli(app, argv, debug=debug)  # errors → `error: … — …`, exit 2; signals → 130/143
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an error (also RLVR_DEBUG=1)."
+    ),
+) -> None:
+    """Data engine and verifier service for reasoning data (DeepSeek-R1 style)."""
 
 
 if __name__ == "__main__":

@@ -31,14 +31,16 @@ def verify(
 ) -> None:
     """Judge every rollout that has no verdict yet: math prompts with `math`, code prompts with `code`.
 
-    Resumable: what already has a verdict is skipped.
+    Resumable: what already has a verdict is skipped. Ctrl-C or SIGTERM stops after the batch in
+    flight and marks the run interrupted; rerun the same command to resume.
 
     Example: rlvr verify --run recorded-qwen25-math-cot-100 --verifier format
     """
     config = ScoreConfig(
         verifiers=dict(DEFAULT_VERIFIERS), extra=tuple(extra or ()), workers=workers
     )
-    summary = score_rollouts(Lake.open(lake), runs=run, config=config, progress=True)
+    store = Lake.open(lake, create=False)  # reads rollouts: a mistyped --lake is an error
+    summary = score_rollouts(store, runs=run, config=config, progress=True)
     console = Console()
     console.print(f"run {summary.run_id}: {summary.judged} verdicts in {summary.seconds:.1f} s, "
                   f"{summary.skipped} already judged")  # fmt: skip

@@ -3,12 +3,21 @@
 ::
 
     lake/<table>/run_id=<id>/part-<utc time>-<uuid>.parquet     one file per append (or batch)
-    lake/<table>/run_id=<id>/.tmp-part-...parquet                 a write in flight, or a killed one
+    lake/<table>/run_id=<id>/.tmp-part-...parquet.partial         a write in flight, or a killed one
+    lake/.rlvr/locks/<name>.lock                                  locks (filelock) and run liveness
 
-Writes are atomic: the file is written under a ``.tmp-`` name in its partition folder, fsynced,
-renamed to its ``part-`` name, and the folder is fsynced. A reader never sees half a file and a
-killed writer leaves only a temp file, which readers skip and :meth:`Lake.check` reports. Long
-jobs call :meth:`Lake.append_batches`, so a crash loses at most the batches in flight.
+Writes are atomic: the file is written under a ``.tmp-`` name ending in ``.partial`` in its
+partition folder, fsynced, renamed to its ``part-`` name, and the folder is fsynced. A reader never
+sees half a file and a killed writer leaves only a temp file, which matches no ``*.parquet`` glob
+(polars, DuckDB and pyarrow read the folder as it is, issue 10) and :meth:`Lake.check` reports.
+Long jobs call :meth:`Lake.append_batches`, so a crash loses at most the batches in flight.
+
+Files store ``run_id`` as ``dictionary<int32, string>``, the type pyarrow gives a hive partition
+key, so ``pq.read_table(lake/table)`` merges the column with the path's (older lakes stored plain
+strings; the engine reads both and ``rlvr lake compact`` rewrites them).
+
+Prompts and rollouts are never duplicated: :meth:`Lake.append` drops rows whose id is already
+there, checked and written under the table's lock, so two processes cannot both add one.
 
 Readers (:meth:`Lake.scan`, :meth:`Lake.connect`) take an explicit list of files whose Parquet
 footer reads and whose columns fit the schema (:meth:`Lake.files`), and keep one row per id, the
@@ -27,7 +36,10 @@ one with the latest ``created_at``: re-appending an id replaces the row, never c
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import socket
 import time
 import uuid
 from collections import deque
@@ -41,6 +53,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import filelock
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,6 +65,12 @@ from engine.schema import SCHEMAS, TEXT_COLUMNS, Data, conform, id_columns
 __all__ = ["CheckReport", "CompactReport", "Lake", "Problem"]
 
 TEMP_PREFIX = ".tmp-"
+TEMP_SUFFIX = ".partial"  # never matches *.parquet, so outside readers' globs skip it
+LOCKS = ".rlvr/locks"
+# The type pyarrow infers for a hive partition key: storing run_id so keeps pq.read_table working.
+RUN_ID_FILE_TYPE = pa.dictionary(pa.int32(), pa.string())
+DEDUPED_ON_WRITE = ("prompts", "rollouts")  # ids that are content hashes: written once, ever
+_HELD_RUNS: dict[Path, int] = {}  # run lock file -> fd held by this process while the run runs
 # ~128k rows per row group: big enough for fast scans, small enough that DuckDB splits work
 # across cores and a writer holds one group in memory.
 ROW_GROUP_ROWS = 128 * 1024
@@ -84,6 +103,7 @@ class CompactReport:
     files_before: int
     files_after: int
     rows: int
+    rows_dropped: int = 0  # superseded rows removed (older rows of an id)
 
 
 @dataclass(frozen=True)
@@ -99,15 +119,50 @@ class Lake:
         Readers pass ``create=False`` so that a mistyped path is an error, not an empty lake.
         """
         root = Path(path if path is not None else os.environ.get("RLVR_LAKE") or "lake")
-        if not create and not root.is_dir():
-            raise UserError(f"{root}: no lake here — pass --lake PATH or set RLVR_LAKE")
+        try:
+            exists = root.is_dir()
+            if exists:
+                os.listdir(root)  # unreadable (no x/r permission) is an error, not "no lake"
+        except OSError as exc:
+            raise LakeError(
+                f"cannot read the lake folder ({exc.strerror}) — check its permissions or pass "
+                "another --lake",
+                path=str(root),
+            ) from exc
+        if not create and not exists:
+            raise UserError(
+                f"no lake at {str(root)!r} — check --lake (or RLVR_LAKE); commands that write, "
+                "such as `rlvr prompts import`, create one"
+            )
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LakeError(
-                f"cannot create the lake folder ({exc.strerror})", path=str(root)
+                f"cannot create the lake folder ({exc.strerror}) — pass a writable --lake PATH",
+                path=str(root),
             ) from exc
         return cls(root)
+
+    # -- locks -------------------------------------------------------------------------------
+
+    def lock(self, name: str) -> filelock.FileLock:
+        """An inter-process lock on ``name`` (a table, a job), held with ``with lake.lock(...)``.
+
+        It is an ``flock`` on ``.rlvr/locks/<name>.lock``, so it dies with its process.
+        """
+        return filelock.FileLock(self._lock_path(name), thread_local=False)
+
+    def _lock_path(self, name: str) -> Path:
+        folder = self.root / LOCKS
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(
+                f"cannot create the lock folder ({exc.strerror}) — the lake must be writable "
+                "for this command; pass a writable --lake PATH",
+                path=str(folder),
+            ) from exc
+        return folder / f"{name}.lock"
 
     def table_path(self, table: str) -> Path:
         if table not in SCHEMAS:
@@ -123,7 +178,28 @@ class Lake:
         nothing is written at all.
         """
         arrow = self._conform(table, data, run_id)
-        return None if arrow is None else self._write(table, arrow, run_id)
+        if arrow is None:
+            return None
+        if table not in DEDUPED_ON_WRITE:
+            return self._write(table, arrow, run_id)
+        with self.lock(table):  # the ids checked are the ids present when the file lands
+            arrow = self._new_rows(table, arrow, run_id)
+            return self._write(table, arrow, run_id) if arrow.num_rows else None
+
+    def _new_rows(self, table: str, arrow: pa.Table, run_id: str) -> pa.Table:
+        """``arrow`` without the rows whose id is already in the table (or earlier in ``arrow``).
+
+        Rollout ids hash their run id, so only the run's own partition can hold one; prompt ids
+        hash dataset and problem, so every ingest run's partition is checked.
+        """
+        (key,) = id_columns(table)
+        present = self.existing_ids(table, run_id if table == "rollouts" else None)
+        keep, seen = [], set(present)
+        for index, value in enumerate(arrow[key].to_pylist()):
+            if value not in seen:
+                seen.add(value)
+                keep.append(index)
+        return arrow if len(keep) == arrow.num_rows else arrow.take(pa.array(keep, pa.int64()))
 
     def append_batches(
         self, table: str, batches: Iterable[Data], *, run_id: str, threads: int = 2
@@ -156,9 +232,17 @@ class Lake:
 
     def _write(self, table: str, arrow: pa.Table, run_id: str) -> Path:
         folder = self.table_path(table) / f"run_id={run_id}"
-        with _atomic_file(folder) as temp:
-            pq.write_table(arrow, temp, row_group_size=ROW_GROUP_ROWS, **_write_options(table))
-        return folder / temp.name.removeprefix(TEMP_PREFIX)
+        arrow = arrow.cast(_file_schema(table))
+        try:
+            with _atomic_file(folder) as temp:
+                pq.write_table(arrow, temp, row_group_size=ROW_GROUP_ROWS, **_write_options(table))
+        except OSError as exc:
+            raise LakeError(
+                f"cannot write ({exc.strerror or exc}) — the lake must be writable: check the "
+                "folder's permissions and free space, or pass another --lake",
+                path=str(folder),
+            ) from exc
+        return _final_path(temp)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -172,7 +256,12 @@ class Lake:
         files = self.files(table)
         if not files:
             return pl.LazyFrame(schema=schema)
-        frame = pl.scan_parquet(files, schema=schema, missing_columns="insert")
+        frame = pl.scan_parquet(
+            files,
+            schema=schema,
+            missing_columns="insert",
+            cast_options=pl.ScanCastOptions(categorical_to_string="allow"),  # run_id
+        )
         return frame.sort("created_at").unique(subset=list(id_columns(table)), keep="last")
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -203,20 +292,32 @@ class Lake:
         params: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> str:
-        """Record a run as ``running`` and return its id (a new one unless given)."""
+        """Record a run as ``running`` and return its id (a new one unless given).
+
+        The row's params get ``process: {pid, host}``, and this process holds the run's liveness
+        lock until :meth:`finish_run`; a run left ``running`` by a process that died without
+        saying so (SIGKILL, power loss) is then told apart by :meth:`stale_runs`.
+        """
         run_id = run_id or ids.new_run_id(kind)
+        _check_run_id(run_id)
+        self._hold_run(run_id)
+        process = {"pid": os.getpid(), "host": socket.gethostname()}
         row = {
             "run_id": run_id,
             "kind": kind,
             "model": model,
             "backend": backend,
-            "params": params if params is not None else {},
+            "params": {**(params or {}), "process": process},
             "status": "running",
             "started_at": datetime.now(UTC),
             "rlvr_version": _rlvr_version(),
             "seed": seed,
         }
-        self.append("runs", [row], run_id=run_id)
+        try:
+            self.append("runs", [row], run_id=run_id)
+        except BaseException:
+            self._release_run(run_id)
+            raise
         return run_id
 
     def finish_run(
@@ -232,6 +333,63 @@ class Lake:
         row["created_at"] = max(now, row["created_at"] + timedelta(microseconds=1))
         row["finished_at"], row["status"] = now, status
         self.append("runs", [row], run_id=run_id)
+        self._release_run(run_id)
+
+    def stale_runs(self) -> set[str]:
+        """Runs still ``running`` whose process is gone: its liveness lock is free, or its pid
+        is dead on this host. Reads only (opens lock files read-only), so it works on any lake."""
+        frame = self.scan("runs").filter(pl.col("status") == "running").collect()
+        stale = set()
+        for run_id, params in frame.select("run_id", "params").iter_rows():
+            process = _json_object(params).get("process")
+            if isinstance(process, dict) and not self._run_alive(run_id, process):
+                stale.add(run_id)
+        return stale
+
+    def _run_alive(self, run_id: str, process: dict[str, Any]) -> bool:
+        path = self.root / LOCKS / f"run-{run_id}.lock"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = None  # no lock file: judge by the pid alone
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return False  # nobody holds it: the process is gone
+            except BlockingIOError:
+                pass  # held: alive, unless its pid is gone (a forked child kept the lock)
+            finally:
+                os.close(fd)
+        if process.get("host") != socket.gethostname() or not isinstance(process.get("pid"), int):
+            return True  # another machine's run, with its lock held: believe it
+        try:
+            os.kill(process["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _hold_run(self, run_id: str) -> None:
+        path = self._lock_path(f"run-{run_id}")
+        if path in _HELD_RUNS:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(
+                f"run {run_id!r} is being worked on by another process — wait for it to end, "
+                "or start another run"
+            ) from None
+        _HELD_RUNS[path] = fd
+
+    def _release_run(self, run_id: str) -> None:
+        fd = _HELD_RUNS.pop(self.root / LOCKS / f"run-{run_id}.lock", None)
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor releases the flock
 
     @contextmanager
     def run(self, kind: str, **fields: Any) -> Iterator[str]:
@@ -239,7 +397,7 @@ class Lake:
         run_id = self.write_run(kind, **fields)
         try:
             yield run_id
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # also engine.interrupt.Interrupted (SIGINT, SIGTERM)
             self.finish_run(run_id, "interrupted")
             raise
         except BaseException:
@@ -267,31 +425,39 @@ class Lake:
         return CheckReport(files_ok=files_ok, problems=tuple(problems))
 
     def compact(self, table: str, *, small_bytes: int = SMALL_FILE_BYTES) -> CompactReport:
-        """Merge each partition's small files into one, atomically.
+        """Rewrite ``table`` so each id has exactly its latest row, and merge small files.
 
-        The merged file is renamed into place before the old files are removed. In between, a
-        reader that lists files sees those rows twice, with equal ids and ``created_at``, and the
-        views' one-row-per-id rule makes that harmless; a crash in between leaves the duplicate
-        rows on disk (the next compact folds them into one file), still counted once. Rows are
-        copied, not deduplicated, so memory stays at one row group whatever the partition's size.
-        Connections opened before a compact still list the removed files: reconnect. Run one
-        compact at a time per table.
+        A partition is rewritten into one file when it holds superseded rows (a run's
+        ``running`` row once it finished, a verdict re-judged by a later verify run, duplicates
+        left by a crash), more than one small file, or files of an older lake (run_id stored as
+        plain text). The new file is renamed into place before the old ones are removed; a
+        reader listing files in between sees some rows twice, with equal ids, which the views'
+        one-row-per-id rule makes harmless, and a crash there is folded by the next compact.
+        Rows stream one row group at a time. Connections opened before a compact still list the
+        removed files: reconnect. The table's lock keeps other compacts and appends out.
         """
-        partitions: dict[Path, list[Path]] = {}
-        for path in self.files(table):
-            if path.stat().st_size < small_bytes:
+        with self.lock(table):
+            files = self.files(table)
+            drop = _superseded(table, files)
+            partitions: dict[Path, list[Path]] = {}
+            for path in files:
                 partitions.setdefault(path.parent, []).append(path)
-        merges = {folder: paths for folder, paths in partitions.items() if len(paths) > 1}
-        rows = 0
-        for folder, paths in merges.items():
-            rows += _merge(table, folder, paths)
-        before = sum(len(paths) for paths in merges.values())
+            rows = before = dropped = 0
+            rewritten = []
+            for folder, paths in partitions.items():
+                chosen = _to_rewrite(paths, drop, small_bytes)
+                if chosen:
+                    rows += _merge(table, folder, chosen, drop)
+                    before += len(chosen)
+                    dropped += sum(len(drop.get(path, ())) for path in chosen)
+                    rewritten.append(folder)
         return CompactReport(
             table=table,
-            partitions_compacted=len(merges),
+            partitions_compacted=len(rewritten),
             files_before=before,
-            files_after=len(merges),
+            files_after=len(rewritten),
             rows=rows,
+            rows_dropped=dropped,
         )
 
     def _inspect(self, table: str, run_id: str | None = None) -> list[tuple[Path, str | None]]:
@@ -337,7 +503,10 @@ def _file_problem(table: str, path: Path) -> str | None:
 
 
 def _normal(type_: pa.DataType) -> pa.DataType:
-    """Other writers store text as large_string or string_view; the lake reads them the same."""
+    """Other writers store text as large_string or string_view, and we store run_id as a
+    dictionary of strings; the lake reads them all as strings."""
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
     if pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
         return pa.string()
     return type_
@@ -361,7 +530,7 @@ def _atomic_file(folder: Path) -> Iterator[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         _fsync_dir(folder.parent)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    temp = folder / f"{TEMP_PREFIX}part-{stamp}-{uuid.uuid4().hex}.parquet"
+    temp = folder / f"{TEMP_PREFIX}part-{stamp}-{uuid.uuid4().hex}.parquet{TEMP_SUFFIX}"
     try:
         yield temp
         fd = os.open(temp, os.O_RDONLY)
@@ -369,11 +538,31 @@ def _atomic_file(folder: Path) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(temp, folder / temp.name.removeprefix(TEMP_PREFIX))
+        os.rename(temp, _final_path(temp))
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
+
+
+def _final_path(temp: Path) -> Path:
+    """``.tmp-part-X.parquet.partial`` → ``part-X.parquet``."""
+    return temp.with_name(temp.name.removeprefix(TEMP_PREFIX).removesuffix(TEMP_SUFFIX))
+
+
+def _file_schema(table: str) -> pa.Schema:
+    """The table's schema as stored in a file: run_id as pyarrow's partition-key type."""
+    schema = SCHEMAS[table]
+    index = schema.get_field_index("run_id")
+    return schema.set(index, schema.field(index).with_type(RUN_ID_FILE_TYPE))
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -384,14 +573,46 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _merge(table: str, folder: Path, paths: list[Path]) -> int:
-    """Stream ``paths`` into one new file in ``folder``, then remove them; returns the rows."""
-    expected = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+def _superseded(table: str, files: list[Path]) -> dict[Path, set[int]]:
+    """For each file, the row numbers that are not their id's latest row (DuckDB, streaming)."""
+    if not files:
+        return {}
+    keys = ", ".join(id_columns(table))
+    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    query = (
+        f"SELECT filename, file_row_number FROM read_parquet([{listed}], filename = true, "
+        "file_row_number = true, union_by_name = true, hive_partitioning = false) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} "
+        "ORDER BY created_at DESC, filename DESC, file_row_number DESC) > 1"
+    )
+    drop: dict[Path, set[int]] = {}
+    with duckdb.connect(":memory:") as con:
+        for filename, row in con.execute(query).fetchall():
+            drop.setdefault(Path(filename), set()).add(row)
+    return drop
+
+
+def _to_rewrite(paths: list[Path], drop: dict[Path, set[int]], small_bytes: int) -> list[Path]:
+    """The files of one partition that compact rewrites into one (see :meth:`Lake.compact`)."""
+    small = [path for path in paths if path.stat().st_size < small_bytes]
+    chosen = set(small) if len(small) > 1 else set()
+    for path in paths:
+        if path in drop or not pa.types.is_dictionary(pq.read_schema(path).field("run_id").type):
+            chosen.add(path)
+    return sorted(chosen)
+
+
+def _merge(table: str, folder: Path, paths: list[Path], drop: dict[Path, set[int]]) -> int:
+    """Stream ``paths`` (less the rows in ``drop``) into one new file in ``folder``, then remove
+    them; returns the rows written."""
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+    expected = total - sum(len(drop.get(path, ())) for path in paths)
+    schema = _file_schema(table)
     with _atomic_file(folder) as temp:
-        with pq.ParquetWriter(temp, SCHEMAS[table], **_write_options(table)) as writer:
+        with pq.ParquetWriter(temp, schema, **_write_options(table)) as writer:
             pending: list[pa.Table] = []
-            for batch in _row_groups(table, paths):
-                pending.append(batch)
+            for batch in _row_groups(table, paths, drop):
+                pending.append(batch.cast(schema))
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending), ROW_GROUP_ROWS)
                     pending = []
@@ -406,12 +627,18 @@ def _merge(table: str, folder: Path, paths: list[Path]) -> int:
     return expected
 
 
-def _row_groups(table: str, paths: list[Path]) -> Iterator[pa.Table]:
+def _row_groups(table: str, paths: list[Path], drop: dict[Path, set[int]]) -> Iterator[pa.Table]:
     for path in paths:
         parquet = pq.ParquetFile(path)
+        dropped, offset = drop.get(path, set()), 0
         for index in range(parquet.num_row_groups):
             # conform() brings files written before a nullable column was added up to date.
-            yield conform(table, parquet.read_row_group(index))
+            group = conform(table, parquet.read_row_group(index))
+            if dropped:
+                keep = [i not in dropped for i in range(offset, offset + group.num_rows)]
+                group = group.filter(pa.array(keep))
+            offset += parquet.metadata.row_group(index).num_rows
+            yield group
 
 
 def _rlvr_version() -> str:

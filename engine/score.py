@@ -4,7 +4,9 @@ Each rollout is judged against its prompt by the verifiers of its task (``math``
 ``code`` for code prompts) plus any extra ones asked for (``format``, ``language``). The job is
 resumable: a (rollout, verifier) pair that already has a verdict is skipped, so re-running after a
 crash judges only what is missing. Verdicts are written in batches, so a crash loses at most the
-batch in flight. One item's failure never stops the batch (STYLE.md §10): an exception inside a
+batch in flight; SIGINT or SIGTERM stops after the batch in flight (engine.interrupt), keeps what
+finished and marks the run ``interrupted``. One job judges a lake at a time: a second one waits
+for the lake's ``verify`` lock, then finds the work done, so nothing is judged twice. One item's failure never stops the batch (STYLE.md §10): an exception inside a
 verifier becomes an ``error`` verdict with reward None, a fault of ours and never a wrong answer.
 
 >>> DEFAULT_VERIFIERS["math"]
@@ -15,18 +17,22 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import filelock
 import polars as pl
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.errors import UserError
+from engine.interrupt import StopFlag, stop_on_signals
 from engine.lake import Lake
 from verifiers import registry
 from verifiers.verdict import Verdict
@@ -143,6 +149,53 @@ def judge(
     return _judge((name, rollout, prompt), config)
 
 
+def _judge_batch(
+    pool: ThreadPoolExecutor, batch: list, config: ScoreConfig, stop: StopFlag
+) -> list[dict[str, Any]]:
+    """Judge one batch; on a stop signal, drop what has not started and keep what finished.
+
+    Verdicts of ``error`` or ``timeout`` that end after the signal are dropped too: Ctrl-C in a
+    terminal also reaches the verifiers' worker processes, so those are likely our own fault
+    (they are judged again on resume).
+    """
+    futures: dict[Future, int] = {
+        pool.submit(_judge, item, config): i for i, item in enumerate(batch)
+    }
+    pending = set(futures)
+    while pending and not stop:
+        _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+    if stop:
+        for future in pending:
+            future.cancel()
+        wait(pending)
+    finished = sorted((f for f in futures if f.done() and not f.cancelled()), key=futures.get)
+    rows = [future.result() for future in finished]
+    if stop:
+        rows = [row for row in rows if row["status"] not in ("error", "timeout")]
+    return rows
+
+
+@contextmanager
+def _job_lock(lake: Lake, stop: StopFlag) -> Iterator[None]:
+    """Hold the lake's ``verify`` lock; wait (interruptibly) while another job holds it."""
+    lock = lake.lock("verify")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print("another `rlvr verify` is judging this lake — waiting for it to end", file=sys.stderr)
+        while True:
+            stop.check()
+            try:
+                lock.acquire(timeout=0.5)
+                break
+            except filelock.Timeout:
+                continue
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -157,6 +210,16 @@ def score_rollouts(
 ) -> ScoreSummary:
     """Judge every rollout (of `runs`, or all) that lacks a verdict; record a ``verify`` run."""
     config = config or ScoreConfig()
+    for run in runs or ():
+        if not lake.files("rollouts", run):
+            raise UserError(f"no rollouts of run {run!r} in the lake — list runs with `rlvr runs`")
+    with stop_on_signals() as stop, _job_lock(lake, stop):
+        return _score(lake, runs, config, stop, progress)
+
+
+def _score(
+    lake: Lake, runs: Sequence[str] | None, config: ScoreConfig, stop: StopFlag, progress: bool
+) -> ScoreSummary:
     work, skipped = _work(lake, runs, config)
     params = {
         "runs": list(runs or []),
@@ -175,11 +238,12 @@ def score_rollouts(
     with (
         lake.run("verify", params=params) as run_id,
         Progress(*columns, disable=not progress) as bar,
-        ThreadPoolExecutor(config.workers) as pool,
+        ThreadPoolExecutor(config.workers, thread_name_prefix="verify") as pool,
     ):
         task = bar.add_task("judge", total=len(work), rate="")
         for batch in _batches(work, config.batch_rows):
-            rows = list(pool.map(lambda item: _judge(item, config), batch))
+            stop.check()
+            rows = _judge_batch(pool, batch, config, stop)
             lake.append("verdicts", rows, run_id=run_id)
             counts.update((r["verifier"], r["status"]) for r in rows)
             done = sum(counts.values())
@@ -188,6 +252,7 @@ def score_rollouts(
                 advance=len(rows),
                 rate=f"{done / (time.perf_counter() - start):.1f} verdicts/s",
             )
+        stop.check()
     return ScoreSummary(
         run_id=run_id,
         judged=sum(counts.values()),

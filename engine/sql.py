@@ -13,6 +13,8 @@ Macros and views:
   sample) and NULL when it is undefined: ``k > n``, ``k < 1``, ``c`` outside ``[0, n]`` or any
   NULL argument. NULL, not an error, so one prompt with too few samples does not abort a query;
   ``avg()`` skips it, so compare ``count(pass_at_k(n, c, k))`` with ``count(*)``.
+- ``stale_runs``: the ids of runs still marked ``running`` whose process died without saying so
+  (:meth:`engine.lake.Lake.stale_runs`); ``RUNS_SQL`` shows them as ``stale``.
 - ``prompt_scores``: per run, prompt and verifier, ``n`` rollouts judged, ``c`` correct,
   ``judged`` (non-NULL rewards) and ``mean_reward``, the input of pass@k.
 
@@ -62,7 +64,10 @@ VIEWS = {
 
 # `rlvr runs`: the latest runs with what each wrote; the one parameter is the row limit.
 RUNS_SQL = """
-SELECT run.run_id, run.kind, run.status, run.model,
+SELECT run.run_id, run.kind,
+       CASE WHEN run.run_id IN (SELECT run_id FROM stale_runs) THEN 'stale' ELSE run.status END
+           AS status,
+       run.model,
        date_trunc('second', run.started_at) AS started_at,
        round(epoch(coalesce(run.finished_at, now()) - run.started_at), 1) AS wall_s,
        (SELECT count(*) FROM prompts AS p WHERE p.run_id = run.run_id) AS prompts,
@@ -102,9 +107,16 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")  # it would land in csv/json output
     for table in SCHEMAS:
         con.execute(_table_view(table, [str(path) for path in lake.files(table)]))
+    con.execute(_stale_runs(lake))
     for statement in (*MACROS.values(), *VIEWS.values()):
         con.execute(statement)
     return con
+
+
+def _stale_runs(lake: Lake) -> str:
+    """Table ``stale_runs``: runs left ``running`` by a process that is gone (SIGKILL)."""
+    listed = ", ".join(_quote(run_id) for run_id in sorted(lake.stale_runs()))
+    return f"CREATE TABLE stale_runs AS SELECT unnest([{listed}]::VARCHAR[]) AS run_id"
 
 
 def _table_view(table: str, files: list[str]) -> str:

@@ -217,7 +217,7 @@ def test_lake_compact_merges_and_keeps_rows(app, lake) -> None:
 def test_a_mistyped_lake_path_is_an_error_not_an_empty_lake(app, tmp_path: Path, command) -> None:
     missing = tmp_path / "no-such-lake"
     result = CliRunner().invoke(app, [*command, "--lake", str(missing)])
-    assert "no lake here" in user_error(result)
+    assert f"no lake at '{missing}' — " in user_error(result)
     assert not missing.exists()
 
 

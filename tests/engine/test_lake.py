@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import doctest
+import json
+import os
+import socket
 from pathlib import Path
 
 import polars as pl
@@ -40,7 +43,8 @@ def lake(tmp_path: Path) -> Lake:
 
 
 def all_files(lake: Lake) -> list[Path]:
-    return sorted(p for p in lake.root.rglob("*") if p.is_file())
+    """The lake's table files (locks under .rlvr/ are not data)."""
+    return sorted(p for p in lake.root.rglob("*") if p.is_file() and ".rlvr" not in p.parts)
 
 
 def test_open_uses_env_then_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,17 +124,21 @@ def test_a_failing_write_removes_its_temp_file(lake: Lake, monkeypatch: pytest.M
         raise OSError("disk full")
 
     monkeypatch.setattr(lake_module.pq, "write_table", half_write)
-    with pytest.raises(OSError, match="disk full"):
+    # issue 10: the error says the fix
+    with pytest.raises(LakeError, match=r"cannot write \(disk full\) — "):
         lake.append("rollouts", rollouts(2), run_id=RUN)
     assert [p for p in all_files(lake) if p.suffix == ".parquet"] == []
 
 
-def test_reappended_ids_count_once_and_the_latest_row_wins(lake: Lake) -> None:
+def test_reappended_rollouts_are_not_written_again(lake: Lake) -> None:
+    # Issue 10: rollouts and prompts are never duplicated on disk; the first row stays.
     lake.append("rollouts", rollouts(4, completion="old"), run_id=RUN)
-    lake.append("rollouts", rollouts(2, completion="new"), run_id=RUN)
+    assert lake.append("rollouts", rollouts(2, completion="new"), run_id=RUN) is None
+    path = lake.append("rollouts", rollouts(3, start=3, completion="new"), run_id=RUN)
+    assert path is not None and pq.read_table(path)["rollout_id"].to_pylist() == ["r4", "r5"]
     frame = lake.scan("rollouts").collect().sort("rollout_id")
-    assert frame["rollout_id"].to_list() == ["r0", "r1", "r2", "r3"]
-    assert frame["completion"].to_list() == ["new", "new", "old", "old"]
+    assert frame["rollout_id"].to_list() == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert frame["completion"].to_list() == ["old"] * 4 + ["new"] * 2
 
 
 def test_verdicts_are_unique_per_rollout_and_verifier(lake: Lake) -> None:
@@ -235,11 +243,11 @@ def test_compact_merges_small_files_keeping_rows_and_ids(lake: Lake) -> None:
     for i in range(5):
         lake.append("rollouts", rollouts(4, start=4 * i), run_id=RUN)
     lake.append("rollouts", rollouts(4, start=100), run_id="other-run")
-    lake.append("rollouts", rollouts(2, completion="again"), run_id=RUN)  # duplicates r0, r1
+    lake.append("rollouts", rollouts(2, completion="again"), run_id=RUN)  # not written again
     before = lake.scan("rollouts").collect().sort("rollout_id")
     report = lake.compact("rollouts")
-    assert (report.files_before, report.files_after, report.partitions_compacted) == (6, 1, 1)
-    assert report.rows == 22
+    assert (report.files_before, report.files_after, report.partitions_compacted) == (5, 1, 1)
+    assert report.rows == 20
     after = lake.scan("rollouts").collect().sort("rollout_id")
     assert after.equals(before)
     assert len(lake.files("rollouts")) == 2  # one per partition
@@ -280,7 +288,9 @@ def test_compact_leaves_damaged_files_alone(lake: Lake) -> None:
 def test_a_run_goes_from_running_to_done(lake: Lake) -> None:
     run_id = lake.write_run("generate", model="tiny", params={"k": 8}, seed=1)
     first = lake.scan("runs").collect().row(0, named=True)
-    assert (first["status"], first["finished_at"], first["params"]) == ("running", None, '{"k": 8}')
+    assert (first["status"], first["finished_at"]) == ("running", None)
+    process = {"pid": os.getpid(), "host": socket.gethostname()}  # issue 10: for stale runs
+    assert json.loads(first["params"]) == {"k": 8, "process": process}
     lake.finish_run(run_id)
     runs = lake.scan("runs").collect()
     assert runs.height == 1
@@ -316,7 +326,7 @@ def test_public_names_exist_and_docstring_examples_run(module) -> None:
 
 
 def test_open_without_create_refuses_a_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no lake here"):
+    with pytest.raises(UserError, match=r"no lake at '.*missing' — "):
         Lake.open(tmp_path / "missing", create=False)
     assert not (tmp_path / "missing").exists()
 

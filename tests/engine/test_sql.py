@@ -96,12 +96,13 @@ def verdict(i: int, status: str, verifier: str = "math") -> dict:
 
 
 def test_views_count_reappended_ids_once_keeping_the_latest(lake: Lake) -> None:
-    lake.append("rollouts", [rollout(i, "old") for i in range(4)], run_id=RUN)
-    lake.append("rollouts", [rollout(i, "new") for i in range(2)], run_id=RUN)
+    # Verdicts are re-judged by later runs (rollouts and prompts are never written twice, issue 10).
+    lake.append("verdicts", [verdict(i, "incorrect") for i in range(4)], run_id=RUN)
+    lake.append("verdicts", [verdict(i, "correct") for i in range(2)], run_id="judge-again")
     con = lake.connect()
-    assert con.execute("SELECT count(*) FROM rollouts").fetchone() == (4,)
-    rows = con.execute("SELECT completion, count(*) FROM rollouts GROUP BY 1 ORDER BY 1").fetchall()
-    assert rows == [("new", 2), ("old", 2)]
+    assert con.execute("SELECT count(*) FROM verdicts").fetchone() == (4,)
+    rows = con.execute("SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("correct", 2), ("incorrect", 2)]
 
 
 def test_views_ignore_temp_and_truncated_files(lake: Lake) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -28,10 +29,42 @@ def _register_commands() -> None:
     if app.registered_commands:
         return
     # Each module adds its commands; keep this list explicit (no discovery magic).
-    from engine import cli_generate, cli_judge, cli_lake, cli_prompts, cli_score, cli_verify
+    from engine import (
+        cli_generate,
+        cli_judge,
+        cli_lake,
+        cli_model,
+        cli_prompts,
+        cli_score,
+        cli_verify,
+    )
 
-    for module in (cli_lake, cli_prompts, cli_score, cli_verify, cli_judge, cli_generate):
+    for module in (
+        cli_lake,
+        cli_prompts,
+        cli_score,
+        cli_verify,
+        cli_judge,
+        cli_generate,
+        cli_model,
+    ):
         module.register(app)
+
+
+def training_entry(name: str) -> Any:
+    """A builder from ``training/``, imported only when a command runs it (torch loads then).
+
+    DESIGN.md: engine/cli.py is the one place that reaches ``training``, and only lazily.
+    """
+    if name == "build_tiny_model":
+        from training.tiny import build_tiny_model
+
+        return build_tiny_model
+    if name == "build_smollm2":
+        from training.smollm2 import build_smollm2
+
+        return build_smollm2
+    raise KeyError(f"no training entry {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
     prompts.command("list")(list_command)
     prompts.command("show")(show_command)
     prompts.command("presets")(presets_command)
+    from engine.cli_model import synth_command  # the embedded default's tasks (issue 11)
+
+    prompts.command("synth")(synth_command)
     app.add_typer(prompts, name="prompts")
 
 

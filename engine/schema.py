@@ -146,7 +146,7 @@ TEXT_COLUMNS: frozenset[str] = frozenset({
 })  # fmt: skip
 
 ENUMS: dict[tuple[str, str], frozenset[str]] = {
-    ("prompts", "task"): frozenset({"math", "code", "general"}),
+    ("prompts", "task"): frozenset({"math", "code", "general", "countdown"}),
     ("runs", "status"): frozenset({"running", "done", "failed", "interrupted"}),
     ("rollouts", "source"): frozenset({"generate", "train"}),
     ("verdicts", "status"): frozenset({"correct", "incorrect", "unverifiable", "timeout", "error"}),

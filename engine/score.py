@@ -42,6 +42,7 @@ __all__ = ["DEFAULT_VERIFIERS", "ScoreConfig", "ScoreSummary", "judge", "score_r
 DEFAULT_VERIFIERS: dict[str, tuple[str, ...]] = {
     "math": ("math",),
     "code": ("code",),
+    "countdown": ("countdown",),
     "general": (),
 }
 _PROMPT_COLUMNS = ["prompt_id", "dataset", "task", "problem", "answer", "tests", "meta"]

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "code": "verifiers.code:score_prompt",
     "format": "verifiers.format:score_prompt",
     "language": "verifiers.language:score_prompt",
+    "countdown": "verifiers.countdown:score_prompt",
 }
 
 

@@ -1,0 +1,373 @@
+"""The embedded base model: a tiny Qwen2 causal LM, tokenizer trained here, pretrained on task text.
+
+DESIGN.md § The embedded default: with no model downloaded, ``rlvr model tiny`` still gives the
+pipeline a *base model in the R1 sense* — it has read the synthetic tasks' language (problems and
+their short answers, :mod:`engine.tasks`, train split only; no reasoning traces) so it knows the
+domain and solves some problems but not all, which leaves RL a signal and room to improve.
+
+Stages, top to bottom: the corpus (task problems rendered as plain Q/A, chat and R1-Zero documents),
+the tokenizer (byte-level BPE trained with ``tokenizers`` through the *same* normalizer and
+pre-tokenizer that ``transformers.Qwen2Tokenizer`` rebuilds on load, so ``AutoTokenizer`` round-trips
+it), the model (``Qwen2ForCausalLM`` from a config), a short pretraining loop, and the save.
+
+The build is cached: ``out/rlvr-tiny.json`` records a key of the arguments and
+:data:`BUILDER_VERSION`; a second call with the same key returns at once. The folder is written
+beside ``out`` and renamed into place, under a file lock, so concurrent builders (pytest workers)
+and killed builds never leave a half-written model.
+
+>>> path = build_tiny_model(Path("models/tiny"))                              # doctest: +SKIP
+>>> AutoModelForCausalLM.from_pretrained(path).num_parameters() < 10_000_000   # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    trainers,
+)
+from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
+
+from engine.tasks import Problem, synthesize
+
+__all__ = [
+    "BUILDER_VERSION",
+    "CHAT_TEMPLATE",
+    "R1_ZERO_PREFIX",
+    "SIZES",
+    "TinySize",
+    "build_tiny_model",
+]
+
+BUILDER_VERSION = "1"  # bump when the corpus, tokenizer, model or loop changes: it keys the cache
+MARKER = "rlvr-tiny.json"
+
+# Special tokens, in id order. <think>/</think> are ordinary (non-special) added tokens, as in Qwen3,
+# so decoding with skip_special_tokens keeps the reasoning tags.
+ENDOFTEXT, IM_START, IM_END, THINK, END_THINK = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<think>",
+    "</think>",
+)
+
+# Qwen2-style ChatML; reasoning_content renders as <think>…</think> and is kept in history (templates
+# that drop it break SFT on reasoning: LlamaFactory#6987, open-r1#585). {% generation %} marks what
+# the assistant wrote, for assistant-only loss (open-r1#710). The generation prompt does not prefill
+# <think> (open-r1#560: a prefilled tag makes the format reward read every completion as wrong).
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- generation -%}"
+    "{%- if message['reasoning_content'] is defined and message['reasoning_content'] -%}"
+    "{{- '<think>\\n' + message['reasoning_content'] + '\\n</think>\\n\\n' -}}"
+    "{%- endif -%}"
+    "{{- message['content'] + '<|im_end|>' -}}"
+    "{%- endgeneration -%}"
+    "{{- '\\n' -}}"
+    "{%- else -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+# R1 v1 Table 1, verbatim up to "User:" (the R1-Zero template); the corpus teaches its shape.
+R1_ZERO_PREFIX = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant "
+    "solves it. The assistant first thinks about the reasoning process in the mind and then "
+    "provides the user with the answer. The reasoning process and answer are enclosed within "
+    "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
+    "here </think> <answer> answer here </answer>. User: "
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TinySize:
+    """Model shape and pretraining budget of one ``--size``."""
+
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    steps: int  # optimizer steps of pretraining
+    batch: int  # sequences per step
+    seq_len: int  # tokens per packed sequence
+    lr: float
+    problems: int  # corpus problems per (task, difficulty) cell, before weights
+
+
+SIZES: dict[str, TinySize] = {
+    "xs": TinySize(
+        hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
+        steps=400, batch=16, seq_len=64, lr=3e-3, problems=600,
+    ),
+    "s": TinySize(
+        hidden=256, layers=6, heads=8, kv_heads=4, intermediate=768,
+        steps=600, batch=16, seq_len=64, lr=2e-3, problems=1000,
+    ),
+}  # fmt: skip
+VOCAB_SIZE = 1024
+MAX_POSITIONS = 2048
+
+# (task, difficulty) -> weight of its problems in the corpus; easy arithmetic dominates because it is
+# what the model should partly master (the pass@1 band of issue 11 is measured on it).
+CORPUS_MIX: dict[tuple[str, str], float] = {
+    ("arithmetic", "easy"): 3.0,
+    ("arithmetic", "medium"): 1.0,
+    ("arithmetic", "hard"): 0.5,
+    ("linear", "easy"): 1.0,
+    ("linear", "medium"): 0.5,
+    ("countdown", "easy"): 1.0,
+    ("countdown", "medium"): 0.5,
+}
+
+
+# -- corpus -----------------------------------------------------------------------------------
+
+
+def _short_answer(p: Problem) -> str:
+    """What the base model learns to answer: the value, or the countdown solution."""
+    return p.meta["solution"] if p.task == "countdown" else p.answer
+
+
+def _document(p: Problem, rng: random.Random) -> str:
+    """One problem as one of three document shapes: plain Q/A, ChatML, or the R1-Zero template."""
+    answer = _short_answer(p)
+    shape = rng.random()
+    if shape < 0.3:
+        return f"Question: {p.problem}\nAnswer: {answer}{ENDOFTEXT}"
+    if shape < 0.9:  # R1-Zero documents are long (the prefix): few of them teach the shape
+        return f"{IM_START}user\n{p.problem}{IM_END}\n{IM_START}assistant\n{answer}{IM_END}\n{ENDOFTEXT}"
+    return f"{R1_ZERO_PREFIX}{p.problem} Assistant: <answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
+
+
+def corpus(size: TinySize, seed: int) -> list[str]:
+    """Pretraining documents from the train split only (the test split stays unseen)."""
+    rng = random.Random(f"corpus\x1f{seed}")
+    docs = []
+    for (task, difficulty), weight in CORPUS_MIX.items():
+        n = max(1, int(size.problems * weight))
+        for p in synthesize(task, n=n, seed=seed, split="train", difficulty=difficulty):
+            docs.append(_document(p, rng))
+    rng.shuffle(docs)
+    return docs
+
+
+# -- tokenizer --------------------------------------------------------------------------------
+
+
+def train_tokenizer(docs: list[str], out: Path) -> Qwen2Tokenizer:
+    """Byte-level BPE through Qwen2's normalizer + pre-tokenizer, saved as a Qwen2Tokenizer."""
+    probe = Qwen2Tokenizer()  # the pipeline AutoTokenizer rebuilds on load: train through it
+    backend = probe.backend_tokenizer
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = backend.normalizer or normalizers.NFC()
+    tok.pre_tokenizer = backend.pre_tokenizer or pre_tokenizers.ByteLevel()
+    tok.decoder = decoders.ByteLevel()
+    specials = [ENDOFTEXT, IM_START, IM_END, THINK, END_THINK]
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(docs, trainer=trainer)
+    state = json.loads(tok.to_str())["model"]
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in state["merges"]]
+    tokenizer = Qwen2Tokenizer(
+        vocab=state["vocab"],
+        merges=merges,
+        eos_token=IM_END,
+        pad_token=ENDOFTEXT,
+        unk_token=None,
+        additional_special_tokens=[IM_START, IM_END],
+    )
+    tokenizer.add_tokens(
+        [AddedToken(t, special=False, normalized=False) for t in (THINK, END_THINK)]
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.model_max_length = MAX_POSITIONS
+    tokenizer.save_pretrained(out)
+    return tokenizer
+
+
+# -- model and pretraining --------------------------------------------------------------------
+
+
+def make_model(size: TinySize, tokenizer: Qwen2Tokenizer) -> Qwen2ForCausalLM:
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden,
+        intermediate_size=size.intermediate,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.kv_heads,
+        max_position_embeddings=MAX_POSITIONS,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids(IM_END),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return Qwen2ForCausalLM(config)
+
+
+def _blocks(docs: list[str], tokenizer: Qwen2Tokenizer, seq_len: int) -> torch.Tensor:
+    """All documents tokenized, concatenated and cut into ``seq_len`` blocks (GPT-style packing)."""
+    ids = [i for doc in docs for i in tokenizer(doc, add_special_tokens=False)["input_ids"]]
+    n = len(ids) // seq_len
+    return torch.tensor(ids[: n * seq_len], dtype=torch.long).view(n, seq_len)
+
+
+def pretrain(model: Qwen2ForCausalLM, blocks: torch.Tensor, size: TinySize, seed: int) -> float:
+    """AdamW with warmup and cosine decay; returns the mean loss of the last 50 steps."""
+    generator = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=size.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    warmup = max(1, size.steps // 20)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, size.steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    model.train()
+    recent: list[float] = []
+    for _ in range(size.steps):
+        idx = torch.randint(0, blocks.shape[0], (size.batch,), generator=generator)
+        batch = blocks[idx]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        recent = [*recent[-49:], loss.item()]
+    model.eval()
+    return sum(recent) / len(recent)
+
+
+# -- build, cache, atomic placement ----------------------------------------------------------
+
+
+def cache_key(size: str, seed: int) -> str:
+    text = json.dumps({"builder": BUILDER_VERSION, "size": asdict(SIZES[size]), "seed": seed})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cached(out: Path, key: str) -> bool:
+    try:
+        return json.loads((out / MARKER).read_text())["key"] == key
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    # On 2 shared cores a model this small runs ~15x faster with ONE intra-op thread than with two
+    # (measured for issue 11: tiny GRPO 5 steps/s at 1 thread, 0.3 at 2): the per-op work is too
+    # small to amortize thread synchronization. Set it deliberately, and restore it afterwards.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _build_into(tmp: Path, size_name: str, seed: int, key: str) -> None:
+    size = SIZES[size_name]
+    start = time.perf_counter()
+    random.seed(seed)
+    torch.manual_seed(seed)
+    docs = corpus(size, seed)
+    tokenizer = train_tokenizer(docs, tmp)
+    model = make_model(size, tokenizer)
+    blocks = _blocks(docs, tokenizer, size.seq_len)
+    loss = pretrain(model, blocks, size, seed)
+    model.generation_config.eos_token_id = [
+        tokenizer.convert_tokens_to_ids(IM_END),
+        tokenizer.convert_tokens_to_ids(ENDOFTEXT),
+    ]
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(tmp)
+    marker = {
+        "key": key,
+        "builder_version": BUILDER_VERSION,
+        "size": size_name,
+        "seed": seed,
+        "parameters": model.num_parameters(),
+        "corpus_documents": len(docs),
+        "corpus_tokens": int(blocks.numel()),
+        "final_loss": round(loss, 4),
+        "build_s": round(time.perf_counter() - start, 1),
+    }
+    (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+
+
+def build_tiny_model(out: Path | str, *, size: str = "xs", seed: int = 0) -> Path:
+    """Build (or reuse) the tiny base model in ``out``; returns ``out``.
+
+    Idempotent: the same ``size``/``seed``/builder version returns the cached folder at once. A
+    folder at ``out`` that this builder did not make is never overwritten (ValueError).
+    """
+    if size not in SIZES:
+        raise ValueError(f"size={size!r}: use one of {', '.join(SIZES)}")
+    out = Path(out)
+    key = cache_key(size, seed)
+    if _cached(out, key):
+        return out
+    with _lock(out):
+        if _cached(out, key):  # another process built it while we waited
+            return out
+        if out.exists() and not (out / MARKER).exists() and any(out.iterdir()):
+            raise ValueError(
+                f"{out} exists and is not a tiny model built by rlvr; pick another --out"
+            )
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            with _one_thread():
+                _build_into(tmp, size, seed, key)
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            if out.exists():
+                out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

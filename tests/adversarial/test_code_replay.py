@@ -408,3 +408,41 @@ def test_candidate_names_exclude_every_trusted_binding_and_find_forgotten_module
     )
     assert bound == {"candidate": "func", "square": "func", "helper": "func", "Node": "data"}
     assert modules == ["sys"]  # a module the tests forgot to import; never the response's `m`
+
+
+# -- the candidate's exceptions, as the tests in the judge process see them ---------------------
+RAISES = {
+    "kind": "function",
+    "entry_point": "root",
+    "asserts": [
+        "assert root(9) == 3",
+        "try:\n    root(-1)\n    raise RuntimeError('no error for -1')\nexcept ValueError:\n    pass",
+        "assert all(root(x * x) == x for x in range(5))",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "right"),
+    [
+        # control: raises ValueError as asked; the test's `except ValueError` catches it
+        (
+            "import math\ndef root(x):\n    if x < 0:\n        raise ValueError(x)\n"
+            "    return math.isqrt(x)\n",
+            True,
+        ),
+        # honest wrong: no error for -1
+        ("import math\ndef root(x):\n    return math.isqrt(abs(x))\n", False),
+        # a StopIteration must not end the tests' generator early (all() of nothing left)
+        (
+            "import math\ndef root(x):\n    if x < 0:\n        raise ValueError(x)\n"
+            "    if x > 0:\n        raise StopIteration\n    return 0\n",
+            False,
+        ),
+        # an AssertionError (or a subclass) is the candidate's failure, never the test's pass
+        ("def root(x):\n    raise AssertionError('skip')\n", False),
+    ],
+)
+def test_exceptions_of_the_candidate_reach_the_tests_as_their_builtin_types(code, right) -> None:
+    v = verify_code(RAISES, code, config=CodeConfig(extract="raw"))
+    (assert_right if right else assert_wrong)(v)

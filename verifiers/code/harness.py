@@ -42,6 +42,7 @@ ignores everything else. A test whose call killed the candidate ends the run wit
 
 import _json  # the C half of json: no `re` import (start-up time is per run)
 import _thread
+import builtins
 import marshal
 import math
 import os
@@ -366,7 +367,28 @@ class Channel:
 
 
 class Raised(Exception):
-    """What the candidate raised, as replayed or re-raised to the tests (type name, message)."""
+    """What the candidate raised, re-raised to the tests (type name, message)."""
+
+
+_RAISED = {}
+
+
+def _raised(name):
+    """`Raised`, and the builtin exception of that name when there is one, so that a test's
+    ``except ValueError`` catches the candidate's ValueError (AssertionError and the iteration
+    protocol's exceptions excepted: a claim of those must not end an assert or a loop)."""
+    cls = _RAISED.get(name)
+    if cls is None:
+        base = getattr(builtins, name, None)
+        cls = Raised
+        skip = (AssertionError, StopIteration, StopAsyncIteration, GeneratorExit)
+        if isinstance(base, type) and issubclass(base, Exception) and not issubclass(base, skip):
+            try:
+                cls = type(name, (Raised, base), {})
+            except TypeError:  # a base with its own instance layout (OSError, UnicodeError)
+                cls = Raised
+        _RAISED[name] = cls
+    return cls
 
 
 class Refused(Exception):
@@ -685,7 +707,8 @@ def _remote_call(remote, classes, kind, name, obj, args, kwargs, new_id=None):
     if "m" in reply:
         _mutated(args, kwargs, reply["m"], classes)
     if "exc" in reply:
-        raise Raised(str(reply["exc"])[:100])
+        name = str(reply["exc"])[:100]
+        raise _raised(name)(name)
     if kind == "new":
         return None
     try:

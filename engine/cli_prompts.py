@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,14 +72,16 @@ def import_command(
       rlvr prompts import my.csv --dataset mine --map problem=question,answer=solution --task math
     """
     from engine.ingest import import_prompts, parse_mapping
-    from engine.lake import Lake
 
     mapping = parse_mapping(map)
     console = Console(stderr=True)
-    with _progress(console, enabled=not quiet and console.is_terminal) as on_progress:
+    with (
+        _lake_removed_on_failure(lake) as store,
+        _progress(console, enabled=not quiet and console.is_terminal) as on_progress,
+    ):
         summary = import_prompts(
             file,
-            lake=Lake.open(lake),
+            lake=store,
             dataset=dataset,
             preset=preset,
             fmt=format,
@@ -103,6 +109,23 @@ def import_command(
         )
     for reason, n in summary.without_tests.items():
         out.print(f"  {n} code prompts without tests: {reason}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _lake_removed_on_failure(path: Path | None) -> Iterator[Any]:
+    """Open (or create) the lake to import into; a lake this import created and left without
+    data is removed when the import fails, so a bad file leaves no empty lake behind."""
+    from engine.lake import Lake
+
+    root = Path(path if path is not None else os.environ.get("RLVR_LAKE") or "lake")
+    fresh = not root.exists()
+    store = Lake.open(root)
+    try:
+        yield store
+    except BaseException:
+        if fresh and not any(root.rglob("*.parquet")):
+            shutil.rmtree(root, ignore_errors=True)
+        raise
 
 
 class _progress:
@@ -150,7 +173,7 @@ def list_command(
 
     from engine.lake import Lake
 
-    frame = Lake.open(lake).scan("prompts")
+    frame = Lake.open(lake, create=False).scan("prompts")  # reads: never creates a lake
     if dataset is not None:
         frame = frame.filter(pl.col("dataset") == dataset)
     frame = frame.sort("dataset", "prompt_id").collect()
@@ -200,7 +223,7 @@ def show_command(
     from engine.lake import Lake
 
     frame = (
-        Lake.open(lake)
+        Lake.open(lake, create=False)
         .scan("prompts")
         .filter(pl.col("prompt_id").str.starts_with(prompt_id))
         .collect()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from engine import metrics_sql
 from engine.schema import SCHEMAS, id_columns
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ MACROS = {
             WHEN n - c < k THEN 1.0
             ELSE 1.0 - list_product(list_transform(range(n - c + 1, n + 1), lambda i: 1.0 - k / i))
         END""",
+    **metrics_sql.MACROS,  # answer_key, metric_ks (issue 12)
 }
 
 VIEWS = {
@@ -60,6 +62,7 @@ VIEWS = {
                avg(v.reward) AS mean_reward
         FROM rollouts AS r JOIN verdicts AS v USING (rollout_id)
         GROUP BY ALL""",
+    **metrics_sql.VIEWS,  # rollout_facts, maj_answers, run_metrics (issue 12)
 }
 
 # `rlvr runs`: the latest runs with what each wrote; the one parameter is the row limit.

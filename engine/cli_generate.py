@@ -96,16 +96,11 @@ def generate(
     )  # fmt: skip
     err = Console(stderr=True)
     store = Lake.open(lake)
-    with _progress(err, verify) as on_progress:
-        try:
-            summary = run_generate(
-                store, config, on_progress=on_progress,
-                on_warning=lambda w: err.print(f"[yellow]warning:[/yellow] {w}"),
-            )  # fmt: skip
-        except KeyboardInterrupt:
-            err.print("interrupted — the run is marked interrupted; re-run with the same "
-                      "--run-id to fill the missing samples")  # fmt: skip
-            raise typer.Exit(130) from None
+    with _progress(err, verify) as on_progress:  # Ctrl-C: the CLI's top-level handler reports it
+        summary = run_generate(
+            store, config, on_progress=on_progress,
+            on_warning=lambda w: err.print(f"[yellow]warning:[/yellow] {w}"),
+        )  # fmt: skip
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)

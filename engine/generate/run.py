@@ -8,7 +8,9 @@ The job (DESIGN.md § Generation; issue #11):
 3. record a ``generate`` run (model, backend, seed, params), or reopen it: the same run id with
    the same settings fills only the missing ``(prompt_id, sample_idx)``;
 4. generate in batches of whole prompts; each batch is one atomic rollouts file, so a crash or
-   SIGKILL loses at most the batch in flight; Ctrl-C or SIGTERM marks the run ``interrupted``;
+   SIGKILL loses at most the batch in flight; Ctrl-C or SIGTERM (engine.interrupt) lets the batch
+   in flight finish and be written, then marks the run ``interrupted`` (a second Ctrl-C stops
+   at once);
 5. with ``verify``, hand each written batch to :class:`~engine.generate.verify_stream.VerifyStream`.
 
 >>> summary = generate(Lake.open("lake"), GenerateConfig(dataset="countdown", model="models/tiny"))  # doctest: +SKIP
@@ -16,11 +18,8 @@ The job (DESIGN.md § Generation; issue #11):
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ from engine.errors import UserError
 from engine.generate import Backend, Prompt, Sample, SamplingParams, get_backend
 from engine.generate.templates import TEMPLATES, build_prompt, join_reasoning, split_think
 from engine.generate.verify_stream import VerifyStream
+from engine.interrupt import stop_on_signals
 from engine.lake import Lake
 from engine.score import ScoreConfig
 
@@ -134,17 +134,20 @@ def generate(
     job.stream = stream
     status = "failed"
     try:
-        with _sigterm_as_interrupt():
+        with stop_on_signals() as stop:
             for batch in _chunks(todo, config.batch_prompts or _batch_prompts(backend, config)):
+                stop.check()  # after SIGINT/SIGTERM: the batch before was written, stop here
                 job.run_batch(batch, requests)
         status = "done" if job.failed == 0 else "failed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        if stream is not None:
-            stream.close(status)
-        lake.finish_run(run_id, status)
+        try:
+            if stream is not None:
+                stream.close(status)
+        finally:
+            lake.finish_run(run_id, status)
     return GenerateSummary(
         run_id=run_id, status=status, prompts=len(prompts), written=job.written,
         skipped=len(done), failed=job.failed, tokens=backend.tokens_generated - job.tokens_at_start,
@@ -302,21 +305,3 @@ def _batch_prompts(backend: Backend, config: GenerateConfig) -> int:
 def _chunks(items: Sequence, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the job like Ctrl-C: the batch in flight is dropped, the run marked
-    ``interrupted``. Only the main thread can install handlers; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -168,7 +168,7 @@ def test_runs_lists_runs_with_status_and_counts(app, lake) -> None:
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if RUN in line)
     assert "generate" in line and "done" in line and "tiny" in line
-    assert "│ 6 " in line  # rollouts and verdicts of the run
+    assert " 6 │" in line  # rollouts and verdicts of the run, right-aligned (issue 10)
 
 
 def test_stats_counts_rows_per_table_and_dataset(app, lake) -> None:

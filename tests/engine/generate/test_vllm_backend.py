@@ -24,9 +24,10 @@ PROMPTS = [
 def backend(tmp_path_factory):
     # head_dim 64: vLLM's CPU attention kernels support a fixed set of head sizes
     model = build_random_qwen2(tmp_path_factory.mktemp("vllm") / "m", hidden=128, heads=2)
-    # on the CPU build, gpu_memory_utilization is the share of host memory kept for the KV cache
+    # On the CPU build gpu_memory_utilization is a share of host memory (checked at start-up);
+    # a fixed, small KV cache keeps the test independent of what else the machine runs.
     engine = {"max_model_len": 512, "dtype": "float32", "seed": 0, "enforce_eager": True,
-              "gpu_memory_utilization": 0.05}  # fmt: skip
+              "gpu_memory_utilization": 0.1, "kv_cache_memory_bytes": 128 << 20}  # fmt: skip
     backend = get_backend("vllm", model=str(model), engine_kwargs=engine)
     yield backend
     backend.close()

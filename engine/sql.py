@@ -38,7 +38,7 @@ from engine.schema import SCHEMAS, id_columns
 if TYPE_CHECKING:
     from engine.lake import Lake
 
-__all__ = ["MACROS", "RUNS_SQL", "STATS_SQL", "VIEWS", "connect"]
+__all__ = ["MACROS", "RUNS_SQL", "STATS_SQL", "VIEWS", "connect", "setup_statements"]
 
 MACROS = {
     "pass_at_k": """
@@ -106,14 +106,18 @@ _DUCKDB_TYPES = {
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection over ``lake``: table views, ``prompt_scores``, macros."""
     con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")  # timestamps print the same on every machine
     con.execute("SET enable_progress_bar = false")  # it would land in csv/json output
-    for table in SCHEMAS:
-        con.execute(_table_view(table, [str(path) for path in lake.files(table)]))
-    con.execute(_stale_runs(lake))
-    for statement in (*MACROS.values(), *VIEWS.values()):
+    for statement in setup_statements(lake):
         con.execute(statement)
     return con
+
+
+def setup_statements(lake: Lake) -> list[str]:
+    """The SQL that makes a fresh DuckDB session a view of ``lake``; also the shell's init script."""
+    statements = ["SET TimeZone = 'UTC'"]  # timestamps print the same on every machine
+    for table in SCHEMAS:
+        statements.append(_table_view(table, [str(path) for path in lake.files(table)]))
+    return [*statements, _stale_runs(lake), *MACROS.values(), *VIEWS.values()]
 
 
 def _stale_runs(lake: Lake) -> str:

@@ -30,6 +30,7 @@ def _register_commands() -> None:
         return
     # Each module adds its commands; keep this list explicit (no discovery magic).
     from engine import (
+        cli_curate,
         cli_generate,
         cli_judge,
         cli_lake,
@@ -47,6 +48,7 @@ def _register_commands() -> None:
         cli_judge,
         cli_generate,
         cli_model,
+        cli_curate,
     ):
         module.register(app)
 

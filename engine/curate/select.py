@@ -1,0 +1,362 @@
+"""`rlvr select`: rejection sampling and filtering of rollouts into a lake dataset (issue 12).
+
+The candidates (one row per rollout of the source runs, or per prompt for an RL prompt set) stream
+out of DuckDB in a fixed order — prompt, correct first, fewest tokens first, rollout id — and
+every batch goes through the recipe's steps in turn. Each step counts what it kept and dropped
+(the funnel); stateful steps (duplicates, at most m per prompt) see rows in that order, so the
+shortest correct rollout is the one kept, and re-running gives the same rows in the same order.
+
+The dataset lands atomically in the lake::
+
+    lake/datasets/<name>/data.parquet    the selected rows
+    lake/datasets/<name>/lineage.json    source runs, models, sampling, recipe text and
+                                         parameters, funnel, row count, rlvr version, select run
+    lake/datasets/<name>/recipe.yaml     the recipe as written
+
+It is written under ``lake/datasets/.tmp-<name>-<uuid>/`` and renamed into place, so a killed
+selection leaves no half dataset; the run is recorded in ``runs`` with kind ``select``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine import ids
+from engine.curate.recipe import Recipe
+from engine.curate.steps import Context, Decontaminate, Step
+from engine.errors import UserError
+from engine.lake import Lake
+
+__all__ = ["DATASETS", "FunnelRow", "Selection", "dataset_path", "read_lineage", "select"]
+
+DATASETS = "datasets"
+BATCH_ROWS = 8192
+_NEEDS_VERDICTS = ("correct", "pass_rate")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunnelRow:
+    step: str
+    kept: int
+    dropped: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    name: str
+    path: Path
+    rows: int
+    input_rows: int
+    funnel: tuple[FunnelRow, ...]
+    run_id: str
+    lineage: dict[str, Any]
+
+
+def dataset_path(lake: Lake, name: str) -> Path:
+    if not ids.RUN_ID_PATTERN.fullmatch(name or ""):
+        raise UserError(f"dataset name {name!r} — use letters, digits, '.', '_' or '-'")
+    return lake.root / DATASETS / name
+
+
+def read_lineage(lake: Lake, name: str) -> dict[str, Any]:
+    path = dataset_path(lake, name) / "lineage.json"
+    if not path.is_file():
+        raise UserError(f"no dataset {name!r} in the lake — make one with `rlvr select`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def select(
+    lake: Lake,
+    runs: Sequence[str],
+    recipe: Recipe,
+    name: str,
+    *,
+    replace: bool = False,
+    progress: bool = False,
+) -> Selection:
+    """Apply ``recipe`` to the rollouts of ``runs`` and write the dataset ``name``."""
+    final = dataset_path(lake, name)
+    if final.exists() and not replace:
+        raise UserError(f"dataset {name!r} exists — pick another --name, or pass --replace")
+    con = lake.connect()
+    _check_sources(con, list(runs), recipe)
+    steps = recipe.fresh_steps()
+    context = Context(benchmark_texts=_benchmarks(con, steps), unit=recipe.unit)
+    for step in steps:
+        step.prepare(context)
+    params = {"dataset": name, "source_runs": list(runs), "recipe": recipe.name,
+              "steps": recipe.step_params()}  # fmt: skip
+    with lake.run("select", params=params) as run_id, lake.lock(f"dataset-{name}"):
+        temp = lake.root / DATASETS / f".tmp-{name}-{uuid.uuid4().hex}"
+        temp.mkdir(parents=True)
+        try:
+            counts, rows, digest = _stream(con, list(runs), recipe, steps, temp, progress)
+            lineage = _lineage(con, list(runs), recipe, name, run_id, counts, rows, digest)
+            lineage["benchmarks_found"] = sorted(context.benchmark_texts)
+            (temp / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n")
+            (temp / "recipe.yaml").write_text(recipe.text, encoding="utf-8")
+            _move_into_place(temp, final)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+    funnel = tuple(FunnelRow(**row) for row in lineage["funnel"])
+    return Selection(name=name, path=final, rows=rows, input_rows=lineage["input_rows"],
+                     funnel=funnel, run_id=run_id, lineage=lineage)  # fmt: skip
+
+
+def _check_sources(con: duckdb.DuckDBPyConnection, runs: list[str], recipe: Recipe) -> None:
+    if not runs:
+        raise UserError("no run given — pass --run RUN[,RUN…] (list the runs with `rlvr runs`)")
+    found = dict(
+        con.execute(
+            "SELECT run_id, count(*) FROM rollouts WHERE run_id IN (SELECT unnest(?)) GROUP BY 1",
+            [runs],
+        ).fetchall()
+    )
+    for run in runs:
+        if run not in found:
+            raise UserError(f"no rollouts for run {run!r} — list the runs with `rlvr runs`")
+    if any(step.name in _NEEDS_VERDICTS for step in recipe.steps):
+        judged = con.execute(
+            f"SELECT run_id, count(*) FILTER (WHERE judged) FROM ({_base_sql(len(runs))}) "
+            "GROUP BY 1",
+            runs,
+        ).fetchall()
+        for run, count in judged:
+            if not count:
+                raise UserError(
+                    f"run {run!r} has no verdicts — judge it first: rlvr verify --run {run}"
+                )
+
+
+def _base_sql(n_runs: int) -> str:
+    marks = ", ".join("?" for _ in range(n_runs))
+    return rf"""
+        SELECT r.rollout_id, r.run_id, r.prompt_id, r.sample_idx, r.model, p.dataset, p.task,
+               p.split, p.problem, p.answer, p.tests, p.meta,
+               r.completion, r.reasoning, r.answer_text, r.completion_tokens,
+               coalesce(r.completion_tokens,
+                        len(string_split_regex(trim(r.completion), '\s+'))) AS tokens,
+               r.finish_reason, r.temperature, r.top_p,
+               a.status, a.extracted, coalesce(a.reward IS NOT NULL, false) AS judged,
+               coalesce(a.status = 'correct', false) AS correct, f.reward AS format_reward
+        FROM rollouts AS r JOIN prompts AS p USING (prompt_id)
+        LEFT JOIN verdicts AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
+        LEFT JOIN verdicts AS f ON f.rollout_id = r.rollout_id AND f.verifier = 'format'
+        WHERE r.run_id IN ({marks})"""
+
+
+def candidates_sql(n_runs: int, unit: str) -> str:
+    """The ordered candidate rows; pass rates are over the judged rollouts of all source runs."""
+    base = _base_sql(n_runs)
+    rates = """rates AS (SELECT prompt_id, count(*) FILTER (WHERE judged) AS n,
+                         count(*) FILTER (WHERE correct) AS c FROM base GROUP BY prompt_id)"""
+    if unit == "prompts":
+        return f"""WITH base AS ({base}), {rates}
+            SELECT prompt_id, any_value(dataset) AS dataset, any_value(task) AS task,
+                   any_value(split) AS split, any_value(problem) AS problem,
+                   any_value(answer) AS answer, any_value(tests) AS tests,
+                   any_value(meta) AS meta, any_value(n) AS n, any_value(c) AS c,
+                   any_value(c) / nullif(any_value(n), 0) AS pass_rate
+            FROM base JOIN rates USING (prompt_id) GROUP BY prompt_id ORDER BY prompt_id"""
+    return f"""WITH base AS ({base}), {rates}
+        SELECT base.* EXCLUDE (judged), n, c, c / nullif(n, 0) AS pass_rate
+        FROM base JOIN rates USING (prompt_id)
+        ORDER BY prompt_id, correct DESC, tokens ASC NULLS LAST, rollout_id"""
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection, runs: list[str], unit: str
+) -> Iterator[pa.RecordBatch]:
+    reader = con.sql(candidates_sql(len(runs), unit), params=runs).to_arrow_reader(BATCH_ROWS)
+    yield from reader
+
+
+def _stream(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[str],
+    recipe: Recipe,
+    steps: tuple[Step, ...],
+    folder: Path,
+    progress: bool,
+) -> tuple[list[dict[str, Any]], int, str]:
+    counts = [{"step": step.name, "kept": 0, "dropped": 0} for step in steps]
+    total = rows = 0
+    digest = hashlib.sha256()
+    writer: pq.ParquetWriter | None = None
+    with _progress(progress, recipe.name) as advance:
+        for batch in _batches(con, runs, recipe.unit):
+            if writer is None:
+                _check_fields(steps, batch.schema.names)
+                writer = pq.ParquetWriter(folder / "data.parquet", batch.schema, compression="zstd")
+            total += batch.num_rows
+            kept = _apply(steps, batch, counts)
+            if kept.num_rows:
+                writer.write_table(pa.Table.from_batches([kept]))
+                key = "rollout_id" if recipe.unit == "rollouts" else "prompt_id"
+                for value in kept.column(key).to_pylist():
+                    digest.update(value.encode() + b"\n")
+                rows += kept.num_rows
+            advance(batch.num_rows)
+    if writer is None:  # no candidate rows at all: an empty file with the right columns
+        schema = con.sql(candidates_sql(len(runs), recipe.unit), params=runs).limit(0)
+        writer = pq.ParquetWriter(folder / "data.parquet", schema.to_arrow_table().schema)
+    writer.close()
+    for row in counts:
+        row["input"] = row["kept"] + row["dropped"]
+    counts.insert(0, {"step": "input", "kept": total, "dropped": 0, "input": total})
+    return counts, rows, digest.hexdigest()
+
+
+def _apply(steps: tuple[Step, ...], batch: pa.RecordBatch, counts: list[dict]) -> pa.RecordBatch:
+    frame = pl.from_arrow(pa.Table.from_batches([batch]))
+    index = np.arange(batch.num_rows)
+    for step, count in zip(steps, counts, strict=True):
+        if frame.height == 0:
+            break
+        mask = step.keep(frame)
+        kept = int(mask.sum())
+        count["kept"] += kept
+        count["dropped"] += frame.height - kept
+        frame = frame.filter(mask)
+        index = index[mask.to_numpy()]
+    return batch.take(pa.array(index, pa.int64()))
+
+
+def _check_fields(steps: tuple[Step, ...], columns: list[str]) -> None:
+    for step in steps:
+        column = getattr(step, "field", None)
+        if isinstance(column, str) and column != "both" and column not in columns:
+            raise UserError(
+                f"step {step.name!r}: field {column!r} is not a column here — "
+                f"use one of {', '.join(c for c in columns if c in _TEXT_FIELDS)}"
+            )
+
+
+_TEXT_FIELDS = ("problem", "completion", "reasoning", "answer_text")
+
+
+def _benchmarks(con: duckdb.DuckDBPyConnection, steps: tuple[Step, ...]) -> dict[str, list[str]]:
+    names = sorted({b for s in steps if isinstance(s, Decontaminate) for b in s.benchmarks})
+    if not names:
+        return {}
+    texts: dict[str, list[str]] = {}
+    for dataset, problem in con.execute(
+        "SELECT dataset, problem FROM prompts WHERE dataset IN (SELECT unnest(?)) "
+        "ORDER BY dataset, prompt_id",
+        [names],
+    ).fetchall():
+        texts.setdefault(dataset, []).append(problem)
+    return texts
+
+
+def _lineage(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[str],
+    recipe: Recipe,
+    name: str,
+    run_id: str,
+    funnel: list[dict[str, Any]],
+    rows: int,
+    digest: str,
+) -> dict[str, Any]:
+    source = con.execute(
+        "SELECT run_id, kind, model, backend, params FROM runs WHERE run_id IN (SELECT unnest(?)) "
+        "ORDER BY run_id",
+        [runs],
+    ).fetchall()
+    sampling = con.execute(
+        "SELECT DISTINCT model, temperature, top_p FROM rollouts "
+        "WHERE run_id IN (SELECT unnest(?)) ORDER BY ALL",
+        [runs],
+    ).fetchall()
+    return {
+        "name": name,
+        "kind": "select",
+        "unit": recipe.unit,
+        "select_run_id": run_id,
+        "source_runs": [
+            {
+                "run_id": r[0],
+                "kind": r[1],
+                "model": r[2],
+                "backend": r[3],
+                "params": _json(r[4]),
+            }
+            for r in source
+        ],
+        "models": sorted({m for m, _, _ in sampling if m}),
+        "sampling": [{"model": m, "temperature": t, "top_p": p} for m, t, p in sampling],
+        "recipe": {
+            "name": recipe.name,
+            "description": recipe.description,
+            "steps": recipe.step_params(),
+            "text": recipe.text,
+        },
+        "funnel": [{"step": f["step"], "kept": f["kept"], "dropped": f["dropped"]} for f in funnel],
+        "input_rows": funnel[0]["kept"],
+        "rows": rows,
+        "rows_sha256": digest,
+        "rlvr_version": _rlvr_version(),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _rlvr_version() -> str:
+    try:
+        return version("rlvr")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+def _move_into_place(temp: Path, final: Path) -> None:
+    """Rename the finished dataset into place; an old one is moved aside first, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex}")
+        final.rename(old)
+    temp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _progress:
+    """A rich progress bar over candidate rows when asked, else nothing."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled, self.label, self.bar = enabled, label, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda rows: None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        task = self.bar.add_task(f"select ({self.label})", total=None)
+        return lambda rows: self.bar.advance(task, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

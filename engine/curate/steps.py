@@ -1,0 +1,363 @@
+"""The selection predicates: one frozen dataclass per step, named in :data:`STEPS` (no discovery).
+
+A step sees the candidate rows in batches, in the selection's fixed order (prompt, correct first,
+shortest first, rollout id), and returns which rows it keeps. Stateful steps (duplicates, at most
+m per prompt) remember what they kept, so applying the steps batch by batch gives exactly the
+result of applying each to the whole table in turn. Parameters are the dataclass fields; a recipe
+sets them by name (``engine.curate.recipe``).
+
+The R1 filters (v1 §2.3.3, "we have filtered out chain-of-thought with mixed languages, long
+paragraphs, and code blocks. For each prompt, we sample multiple responses and retain only the
+correct ones"): ``correct``, ``language``, ``no_long_paragraphs``, ``no_code_blocks``. The others are
+what open-r1, OpenThoughts and NeMo-Skills add (docs/r1-pipelines.md §2.4, §8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, ClassVar, Literal
+
+import polars as pl
+import rensa
+
+from engine.curate import text as tx
+from verifiers.format import verify_format
+from verifiers.language import SCRIPTS, language_share
+
+__all__ = ["STEPS", "Context", "Step"]
+
+Unit = Literal["rollouts", "prompts"]
+BOTH: tuple[Unit, ...] = ("rollouts", "prompts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What a step may look at besides its rows: benchmark prompts for decontamination."""
+
+    benchmark_texts: dict[str, list[str]]  # dataset -> its prompts' problems
+    unit: Unit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    name: ClassVar[str]
+    units: ClassVar[tuple[Unit, ...]] = ("rollouts",)
+
+    def prepare(self, context: Context) -> None:
+        """Called once before the first batch."""
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        raise NotImplementedError
+
+    def validate(self) -> str | None:
+        """Why the parameters are wrong, or None."""
+        return None
+
+
+def _text(batch: pl.DataFrame, field_name: str) -> pl.Series:
+    """The reasoning when the rollout has one, else its whole completion (R1 filters the CoT)."""
+    if field_name == "reasoning":
+        return batch["reasoning"].fill_null(batch["completion"])
+    return batch[field_name]
+
+
+def _mask(values: Sequence[bool]) -> pl.Series:
+    return pl.Series("keep", values, dtype=pl.Boolean)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Correct(Step):
+    """Keep rollouts the task's verifier judged correct (rejection sampling, R1 §2.3.3)."""
+
+    name = "correct"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        return batch["correct"].fill_null(False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotTruncated(Step):
+    """Drop rollouts cut by the length limit (``finish_reason = 'length'``)."""
+
+    name = "not_truncated"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        return (batch["finish_reason"] != "length").fill_null(True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Format(Step):
+    """Format reward ≥ ``min_reward``; a rollout with no ``format`` verdict is scored here by the
+    same verifier (verifiers.format), so the step never depends on which verifiers ran."""
+
+    name = "format"
+    min_reward: float = 1.0
+    prefilled_think: bool = False
+    answer_tags: bool = False
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        rewards = [
+            reward
+            if reward is not None
+            else verify_format(
+                text, prefilled_think=self.prefilled_think, answer_tags=self.answer_tags
+            ).reward
+            for reward, text in zip(batch["format_reward"], batch["completion"], strict=True)
+        ]
+        return _mask([r is not None and r >= self.min_reward for r in rewards])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Language(Step):
+    """Language-consistent CoT: the share of target-language words (verifiers.language, R1 v2
+    eq. 7) reaches ``threshold``. A reasoning with no word at all (only formulas) is kept."""
+
+    name = "language"
+    target: str = "en"
+    threshold: float = 0.95
+    field: str = "reasoning"
+
+    def validate(self) -> str | None:
+        if self.target not in SCRIPTS:
+            return f"target {self.target!r} is not one of {', '.join(SCRIPTS)}"
+        return None if 0 <= self.threshold <= 1 else "threshold must be within [0, 1]"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        shares = (language_share(t or "", self.target) for t in _text(batch, self.field))
+        return _mask([s is None or s >= self.threshold for s in shares])
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoLongParagraphs(Step):
+    """No paragraph (blank-line separated) of more than ``max_words`` words (R1 readability)."""
+
+    name = "no_long_paragraphs"
+    max_words: int = 400
+    field: str = "reasoning"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        texts = _text(batch, self.field)
+        return _mask([tx.longest_paragraph_words(t) <= self.max_words for t in texts])
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoCodeBlocks(Step):
+    """No fenced code block in the reasoning, except for tasks in ``allow_tasks`` (R1 §2.3.3)."""
+
+    name = "no_code_blocks"
+    allow_tasks: tuple[str, ...] = ("code",)
+    field: str = "reasoning"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        texts, tasks = _text(batch, self.field), batch["task"]
+        return _mask([
+            task in self.allow_tasks or not tx.has_code_block(t)
+            for t, task in zip(texts, tasks, strict=True)
+        ])  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoRepetition(Step):
+    """No degenerate repetition: seq-rep-n (share of repeated word n-grams) ≤ ``max_score``."""
+
+    name = "no_repetition"
+    n: int = 4
+    max_score: float = 0.5
+    field: str = "completion"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        texts = batch[self.field]
+        return _mask([tx.repetition_score(t, self.n) <= self.max_score for t in texts])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Length(Step):
+    """``min_tokens`` ≤ completion tokens ≤ ``max_tokens`` (words when the count is unknown)."""
+
+    name = "length"
+    min_tokens: int = 0
+    max_tokens: int | None = None
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        tokens = batch["tokens"]
+        upper = self.max_tokens if self.max_tokens is not None else 2**62
+        return ((tokens >= self.min_tokens) & (tokens <= upper)).fill_null(False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExactDedup(Step):
+    """Keep the first row of each text (whitespace-collapsed); the order makes it the shortest."""
+
+    name = "exact_dedup"
+    units = BOTH
+    field: str = "completion"
+    seen: set[int] = dc_field(default_factory=set, init=False, repr=False, compare=False)
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        keep = []
+        for value in batch[self.field]:
+            key = tx.xxhash.xxh3_128_intdigest(tx.normalized_text(value).encode())
+            keep.append(key not in self.seen)
+            self.seen.add(key)
+        return _mask(keep)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NearDedup(Step):
+    """Drop a row whose text is a near-duplicate (estimated Jaccard of word ``shingle``-grams ≥
+    ``threshold``) of a row already kept. MinHash LSH from rensa: measured here 57x faster than
+    datasketch 2.0 on the same 2,200 documents (0.15 s against 8.8 s, 128 permutations, same
+    200 duplicates found), and it is maintained (0.5, 2026); candidates from the LSH index are
+    confirmed by their MinHash Jaccard, so a band collision alone never drops a row."""
+
+    name = "near_dedup"
+    units = BOTH
+    field: str = "completion"
+    threshold: float = 0.8
+    num_perm: int = 128
+    num_bands: int = 16
+    shingle: int = 5
+    seed: int = 0
+    _state: dict[str, Any] = dc_field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def validate(self) -> str | None:
+        if not 0 < self.threshold <= 1:
+            return "threshold must be within (0, 1]"
+        if self.num_perm % self.num_bands:
+            return f"num_perm {self.num_perm} must be a multiple of num_bands {self.num_bands}"
+        return None
+
+    def prepare(self, context: Context) -> None:
+        self._state["lsh"] = rensa.RMinHashLSH(self.threshold, self.num_perm, self.num_bands)
+        self._state["kept"] = []
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        lsh, kept = self._state["lsh"], self._state["kept"]
+        keep = []
+        for value in batch[self.field]:
+            sketch = rensa.RMinHash(self.num_perm, self.seed)
+            sketch.update(list(tx.shingles(value, self.shingle)))
+            similar = any(sketch.jaccard(kept[key]) >= self.threshold for key in lsh.query(sketch))
+            keep.append(not similar)
+            if not similar:
+                lsh.insert(len(kept), sketch)
+                kept.append(sketch)
+        return _mask(keep)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decontaminate(Step):
+    """Drop rows sharing a word ``n``-gram with a prompt of a ``benchmarks`` dataset in the lake
+    (R1 v2 Supp. D.1: 10-grams). ``field``: the row's ``problem`` (default; the paper filters
+    training prompts), ``completion`` or ``both``."""
+
+    name = "decontaminate"
+    units = BOTH
+    n: int = 10
+    benchmarks: tuple[str, ...] = ()
+    field: Literal["problem", "completion", "both"] = "problem"
+    _state: dict[str, Any] = dc_field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def validate(self) -> str | None:
+        if self.field not in ("problem", "completion", "both"):
+            return f"field {self.field!r} must be problem, completion or both"
+        return None if self.n >= 1 else "n must be ≥ 1"
+
+    def prepare(self, context: Context) -> None:
+        grams: set[int] = set()
+        for name in self.benchmarks:
+            for problem in context.benchmark_texts.get(name, ()):
+                grams |= tx.ngram_hashes(tx.words(problem), self.n)
+        self._state.update(grams=grams, cache={})
+
+    def _hit(self, text: str | None) -> bool:
+        grams = self._state["grams"]
+        tokens = tx.words(text)
+        n = self.n
+        return any(
+            tx.xxhash.xxh3_64_intdigest(" ".join(tokens[i : i + n]).encode()) in grams
+            for i in range(len(tokens) - n + 1)
+        )
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        if not self._state["grams"]:
+            return _mask([True] * batch.height)
+        cache: dict[str, bool] = self._state["cache"]  # per prompt: problems repeat across rows
+        keep = []
+        for row in batch.select("prompt_id", "problem", *self._extra()).iter_rows(named=True):
+            if row["prompt_id"] not in cache:
+                cache[row["prompt_id"]] = self.field != "completion" and self._hit(row["problem"])
+            hit = cache[row["prompt_id"]] or (
+                self.field != "problem" and self._hit(row.get("completion"))
+            )
+            keep.append(not hit)
+        return _mask(keep)
+
+    def _extra(self) -> list[str]:
+        return ["completion"] if self.field != "problem" else []
+
+
+@dataclass(frozen=True, kw_only=True)
+class PassRate(Step):
+    """Prompts whose pass rate over the source runs lies in (``min``, ``max``) — open bounds by
+    default, since a GRPO group whose rewards are all equal carries no signal (open-r1 pass-rate
+    filtering); ``inclusive: true`` closes them."""
+
+    name = "pass_rate"
+    units = BOTH
+    min: float = 0.0
+    max: float = 1.0
+    inclusive: bool = False
+
+    def validate(self) -> str | None:
+        return None if 0 <= self.min <= self.max <= 1 else "need 0 ≤ min ≤ max ≤ 1"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        rate = batch["pass_rate"]
+        if self.inclusive:
+            inside = (rate >= self.min) & (rate <= self.max)
+        else:
+            inside = (rate > self.min) & (rate < self.max)
+        return inside.fill_null(False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPerPrompt(Step):
+    """At most ``m`` rows per prompt: the first in order, i.e. correct first, then shortest."""
+
+    name = "max_per_prompt"
+    m: int = 4
+    counts: dict[str, int] = dc_field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def validate(self) -> str | None:
+        return None if self.m >= 1 else "m must be ≥ 1"
+
+    def keep(self, batch: pl.DataFrame) -> pl.Series:
+        keep = []
+        for prompt in batch["prompt_id"]:
+            count = self.counts.get(prompt, 0)
+            keep.append(count < self.m)
+            self.counts[prompt] = count + 1
+        return _mask(keep)
+
+
+STEPS: dict[str, type[Step]] = {
+    step.name: step
+    for step in (
+        Correct,
+        NotTruncated,
+        Format,
+        Language,
+        NoLongParagraphs,
+        NoCodeBlocks,
+        NoRepetition,
+        Length,
+        ExactDedup,
+        NearDedup,
+        Decontaminate,
+        PassRate,
+        MaxPerPrompt,
+    )
+}

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo shell verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(PY) -m engine.demo --lake $(LAKE)
+
+# A shell with the venv activated, so `rlvr …` and `rlvr-sandbox …` work as typed (exit to leave).
+shell: setup
+	@echo "rlvr is on PATH in this shell; type exit to leave"
+	@. .venv/bin/activate && exec $${SHELL:-bash} -i
 
 # Judge the rollouts in the lake that have no verdict yet (RUN=<run_id> to restrict).
 verify: setup

@@ -21,7 +21,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"rlvr {version('rlvr')}")
+        raise typer.Exit()
 
 
 def _register_commands() -> None:
@@ -82,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
 def _options(
     debug: bool = typer.Option(
         False, "--debug", help="Show the traceback of an error (also RLVR_DEBUG=1)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """Data engine and verifier service for reasoning data (DeepSeek-R1 style)."""

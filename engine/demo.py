@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -173,7 +175,10 @@ def run(lake_path: str, data: Path, code_problems: int, code_samples: int) -> No
     console.rule("4 · results")
     _show(lake, [math_run, code_run])
     _agreement(lake, labels)
-    console.print(f'lake: {lake.root} — try: rlvr sql --lake {lake.root} "SELECT * FROM runs"')
+    # One unwrapped line that works as typed, with or without the venv activated (`make shell`).
+    rlvr = "rlvr" if shutil.which("rlvr") else ".venv/bin/rlvr"
+    hint = f"{rlvr} sql --lake {shlex.quote(str(lake.root))} 'SELECT * FROM runs'"
+    console.print(f"lake: {lake.root}\ntry:  {hint}", soft_wrap=True, highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -263,3 +263,14 @@ def test_ctrl_c_cancels_the_query_and_keeps_the_shell(shell) -> None:
     shell.type(b".quit\r")
     assert shell.proc.wait(timeout=10) == 0
     assert b"Traceback" not in shell.seen
+
+
+def test_rlvr_has_version_and_short_help() -> None:
+    for args, expected in ((["--version"], "rlvr "), (["-h"], "Usage: rlvr")):
+        done = subprocess.run(
+            [sys.executable, "-c", "from engine.cli import main; main()", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0 and done.stdout.lstrip().startswith(expected), done.stderr

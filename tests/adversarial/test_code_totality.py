@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.backends import get_backend
-from verifiers.code import CodeConfig, verify_code
+from verifiers.code import CodeConfig, functions, verify_code
 from verifiers.code.functions import MAX_CHANNEL_BYTES, MAX_RECORD_BYTES, parse_channel
 
 needs_sandbox = pytest.mark.skipif(
@@ -177,6 +179,34 @@ def test_the_channel_parser_bounds_text_fields(record) -> None:
         if key in got:
             assert isinstance(got[key], str) and len(got[key]) <= 500
     assert isinstance(got.get("calls", []), list)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=20,
+)
+_record_keys = st.sampled_from(["t", "i", "ok", "v", "cpu", "wall", "why", "msg", "exc", "calls"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_record_keys, _json_values, max_size=10),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from(["equal", "equal:strict", "equal:python", TOL]),
+)
+def test_any_record_the_channel_carries_gets_a_judge_code(record, i, checker) -> None:
+    # Whatever a record holds once parsed (the verifier's side of the channel), judging it gives
+    # a judge code of the program, never an exception and never SE (that is ours only).
+    nonce = "ef" * 16
+    line = b"%s 0 %s\n" % (nonce.encode(), json.dumps(record).encode())
+    (parsed,) = parse_channel(line, nonce)
+    expected = [6, [1.5, True], functions._NO_VALUE]
+    exp_values = {2: {"v": ["i", "6"]}}
+    got = functions._judge_one(i, parsed, expected, exp_values, RAW, checker)
+    assert got.code in ("AC", "WA", "RE", "TLE")
+    if got.code == "AC":  # only a record that claims the right value, as a value
+        assert i == 3 or parsed.get("ok")
 
 
 # -- class 4 on stdio: outputs the checkers must judge without raising ------------------------

@@ -446,3 +446,12 @@ RAISES = {
 def test_exceptions_of_the_candidate_reach_the_tests_as_their_builtin_types(code, right) -> None:
     v = verify_code(RAISES, code, config=CodeConfig(extract="raw"))
     (assert_right if right else assert_wrong)(v)
+
+
+def test_a_result_over_the_reply_cap_is_ole_not_a_judge_crash() -> None:
+    """A 12 MB result is never decoded by the judge process: the candidate is killed, OLE."""
+    huge = "def square(x):\n    return 'x' * (12 << 20)\n"
+    v = verify_code(ONE_TEST, huge, config=CodeConfig(extract="raw"))
+    assert_wrong(v)
+    assert v.detail["tests"][0]["code"] == "OLE", v.detail
+    assert_right(verify_code(ONE_TEST, QUICK, config=CodeConfig(extract="raw")))

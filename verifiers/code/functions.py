@@ -373,7 +373,7 @@ def _record(base: dict, program: str, total: int, config: CodeConfig):
             i = _index(rec, total)
             if i is not None:
                 recorded.setdefault(i, rec)
-        tle = out.first("tle") or out.first("died")
+        tle = out.first("tle") or out.first("ole") or out.first("died")
         if tle is not None and _index(tle, total) is None:
             tle = None
         if out.ended:
@@ -396,14 +396,16 @@ def _record(base: dict, program: str, total: int, config: CodeConfig):
 
 
 def _stop_code(stop: dict | None, out: _Run) -> tuple[str, str]:
-    """The code of the test that ended a run: the judge process's ``tle`` (it killed the
-    candidate past a per-test limit) or ``died`` (the run's status: MLE when the memory cgroup
-    OOM-killed it), else what the run's status says."""
+    """The code of the test that ended a run: the judge process's ``tle`` or ``ole`` (it killed
+    the candidate past a per-test limit or the reply cap) or ``died`` (the run's status: MLE when
+    the memory cgroup OOM-killed it), else what the run's status says."""
     if stop is None or out.run is None:
         return _crash_code(out.run, out)
     kind, why = stop.get("t"), str(stop.get("why", ""))[:200]
     if kind == "tle":
         return "TLE", f"{why} time per test (the judge process killed the candidate)"
+    if kind == "ole":
+        return "OLE", why
     code, status = _crash_code(out.run, out)
     return ("RE" if code == "SE" else code), f"{why}; {status}".strip("; ")
 

@@ -45,6 +45,7 @@ def _register_commands() -> None:
         cli_lake,
         cli_model,
         cli_prompts,
+        cli_rollouts,
         cli_score,
         cli_verify,
     )
@@ -58,6 +59,7 @@ def _register_commands() -> None:
         cli_generate,
         cli_model,
         cli_curate,
+        cli_rollouts,
     ):
         module.register(app)
 

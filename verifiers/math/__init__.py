@@ -47,7 +47,7 @@ __all__ = [
     "verify_math_batch",
 ]
 
-VERSION = "2"
+VERSION = "3"
 _DEFAULT = MathConfig()
 _OR = re.compile(r"\s+or\s+|\\text\{\s*or\s*\}|\\vee(?![a-z])|\\lor(?![a-z])")
 _POWER_10 = re.compile(r"^10\^\{?(\d{1,4})\}?$")
@@ -116,6 +116,9 @@ def _verify(gold: str | None, response: str, cfg: MathConfig, start: float) -> V
         detail = {**base, "match": "hedge", "reason": "several different final answers"}
         return _verdict("incorrect", 0.0, start, extracted=read.answer, detail=detail)
     decided = _judge(g, p, cfg)
+    if isinstance(decided, Decision) and decided.match == "gold-unparseable":
+        detail = {**base, "reason": f"the gold answer cannot be parsed ({decided.reason})"}
+        return _verdict("unverifiable", None, start, extracted=read.answer, detail=detail)
     if isinstance(decided, Decision):
         detail = {**base, "match": decided.match, "reason": decided.reason}
         status, reward = ("correct", 1.0) if decided.equal else ("incorrect", 0.0)

@@ -66,11 +66,45 @@ def judge_symbolic(gold: str, pred: str, gflags: dict, pflags: dict, opts: dict)
     try:
         return _equal(gold, pred, ctx)
     except ParseError as exc:
+        if not gold_parses(gold, {**ctx, "pdeg": None, "ppct": None}):  # the gold alone (issue 10)
+            return Decision(False, "gold-unparseable", str(exc))
         return Decision(False, "unparseable", str(exc))
     except (TypeError, ValueError, AttributeError, NotImplementedError, sp.PolynomialError) as exc:
         # sympy refuses to relate the two (an interval minus a symbol, a float of `k\pi`, ...):
         # answers of different kinds, judged incorrect with the reason kept
         return Decision(False, "incomparable", f"{type(exc).__name__}: {exc}"[:200])
+
+
+def gold_parses(gold: str, ctx: dict) -> bool:
+    """Whether the gold answer can be judged: it parses on its own (whole, without a label
+    ``m = ``, or item by item), or judging it against ``0`` raises no ParseError.
+
+    Decided from the gold alone, so a response can never turn a judgeable gold "unverifiable"
+    and choose a NULL reward over a 0; lenient, so only a gold that nothing could match is.
+    """
+    text = strip_qualifier(unwrap(gold))
+    for whole in dict.fromkeys((text, drop_lhs(text, "0"))):  # `m_{\max} = n^2` is judged by n^2
+        try:
+            to_sympy(whole)
+            return True
+        except ParseError:
+            pass
+    try:
+        _equal(gold, "0", ctx)  # the same paths as a real judgement, with an answer that parses
+        return True
+    except ParseError:
+        pass
+    except Exception:  # sympy refusing to relate them is not a parse failure of the gold
+        return True
+    kind, items = structure_of(text)
+    if kind == "scalar" or not items:
+        return False
+    try:
+        for item in items:
+            to_sympy(drop_lhs(strip_qualifier(unwrap(item)), "0"))
+    except ParseError:
+        return False
+    return True
 
 
 def _equal(g: str, p: str, ctx: dict) -> Decision:

@@ -15,6 +15,10 @@ Pure text, imports nothing, so :mod:`engine.sql` registers these views on every 
   is equivalent to the gold, hence to each other, so they form one group whatever their spelling;
   the others group by ``answer_key`` (the extracted answer without spaces, ``$``, ``\\left``,
   ``\\right``, thin spaces, ``\\dfrac``/``\\tfrac`` spelled ``\\frac``, a trailing period).
+  ``rlvr eval`` (:func:`engine.metrics.run_metrics`) goes one step further for math: where
+  merging incorrect groups could change the outcome it asks the math verifier whether they are
+  equal (bounded: the 8 most-voted per prompt, 20,000 checks per call) and merges those that are;
+  the plain views here, having no verifier, stop at the normalized grouping.
   **Tie rule**: when t groups share the top vote count the prompt scores 1/t if the correct group
   is among them, else 0 — the expected score of a uniformly random tie-break (as NeMo-Skills
   averages tied answers), so the result never depends on sample order.
@@ -65,7 +69,7 @@ def rollout_facts_query(runs_where: str = "") -> str:
                a.status AS status,
                coalesce(a.reward IS NOT NULL, false) AS judged,
                coalesce(a.status = 'correct', false) AS correct,
-               answer_key(a.extracted) AS answer_key,
+               answer_key(a.extracted) AS answer_key, a.extracted,
                f.reward AS format_reward
         FROM rollouts AS r JOIN prompts AS p USING (prompt_id)
         LEFT JOIN verdicts AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
@@ -73,14 +77,24 @@ def rollout_facts_query(runs_where: str = "") -> str:
         {runs_where}"""
 
 
-def maj_query(facts: str = "rollout_facts") -> str:
-    """Answer groups per (run, prompt, k), with votes, ties and each group's maj score."""
+def maj_query(facts: str = "rollout_facts", merges: str | None = None) -> str:
+    """Answer groups per (run, prompt, k), with votes, ties and each group's maj score.
+
+    ``merges`` names a table ``(run_id, prompt_id, answer_key, canonical)`` of incorrect answers
+    the verifier found equal to another (:func:`engine.metrics.run_metrics` fills it); they vote
+    as their canonical answer.
+    """
+    key = "answer_key"
+    join = ""
+    if merges:
+        key = "coalesce(mg.canonical, f.answer_key)"
+        join = f"LEFT JOIN {merges} AS mg USING (run_id, prompt_id, answer_key)"
     return f"""
         WITH ranked AS (
-            SELECT run_id, prompt_id, dataset, task, sample_idx, correct, answer_key,
+            SELECT run_id, prompt_id, dataset, task, sample_idx, correct, {key} AS answer_key,
                    row_number() OVER (PARTITION BY run_id, prompt_id ORDER BY sample_idx) AS rank,
                    count(*) OVER (PARTITION BY run_id, prompt_id) AS n
-            FROM {facts} WHERE judged),
+            FROM {facts} AS f {join} WHERE judged),
         windows AS (
             SELECT ranked.*, k FROM ranked, unnest(metric_ks(n)) AS t(k)
             WHERE rank <= k AND (correct OR answer_key IS NOT NULL)),

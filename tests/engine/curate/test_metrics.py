@@ -114,3 +114,65 @@ def test_by_task_and_by_dataset(lake) -> None:
 def test_unknown_run_is_a_user_error(fixture_lake) -> None:
     with pytest.raises(UserError, match="no rollouts for run 'nope'"):
         run_metrics(fixture_lake, "nope")
+
+
+def _split_wrong_answers(lake) -> None:
+    # two correct votes against "0.5" and "1/2": two spellings of one wrong answer
+    write_run(lake, [prompt_row("a", answer="3")], {"0": [
+        R(extracted="3"), R(status=WRONG, extracted="0.5"), R(extracted="3"),
+        R(status=WRONG, extracted="1/2")]})  # fmt: skip
+
+
+def test_maj_merges_wrong_answers_the_verifier_finds_equal(lake) -> None:
+    _split_wrong_answers(lake)
+    assert metric_value(run_metrics(lake, GEN), "maj@4") == 0.5  # 2 correct v 2 "1/2": a tie
+    assert metric_value(run_metrics(lake, GEN, equivalence=False), "maj@4") == 1.0
+    groups = maj_answers(lake, GEN).filter(pl.col("k") == 4)
+    assert sorted(groups["votes"].to_list()) == [2, 2]
+
+
+def test_the_verifier_is_asked_only_where_a_merge_could_change_maj(lake, monkeypatch) -> None:
+    import engine.metrics as metrics
+
+    asked: list = []
+    monkeypatch.setattr(
+        metrics, "_equal", lambda pairs: asked.extend(pairs) or [False] * len(pairs)
+    )
+    # 3 correct against 1 + 1 wrong: no merge of the wrong answers can reach 3
+    write_run(lake, [prompt_row("a", answer="3")], {"0": [
+        R(extracted="3"), R(extracted="3"), R(extracted="3"),
+        R(status=WRONG, extracted="0.5"), R(status=WRONG, extracted="1/2")]})  # fmt: skip
+    assert metric_value(run_metrics(lake, GEN), "maj@5") == 1.0
+    assert asked == []  # at k=4 and k=5 the wrong votes (1, 2) stay below 3; at k=1, 2 none
+
+
+def test_pairwise_checks_are_bounded(lake, monkeypatch) -> None:
+    import engine.metrics as metrics
+
+    asked: list = []
+    monkeypatch.setattr(
+        metrics, "_equal", lambda pairs: asked.extend(pairs) or [False] * len(pairs)
+    )
+    wrong = [R(status=WRONG, extracted=f"x+{v}") for v in range(10, 22)]  # 12 distinct ones
+    write_run(lake, [prompt_row("a", answer="3")], {"0": [R(extracted="3"), *wrong]})
+    run_metrics(lake, GEN)
+    assert len(asked) == 28  # the 8 most-voted wrong answers, pairwise
+    asked.clear()
+    con = lake.connect()
+    with metrics._prepared(con, [GEN], equivalence=False):
+        pass
+    assert asked == []
+
+
+def test_plain_numbers_are_compared_without_the_verifier(lake, monkeypatch) -> None:
+    import engine.metrics as metrics
+
+    asked: list = []
+    monkeypatch.setattr(
+        metrics, "_equal", lambda pairs: asked.extend(pairs) or [False] * len(pairs)
+    )
+    write_run(lake, [prompt_row("a", answer="3")], {"0": [
+        R(extracted="3"), R(status=WRONG, extracted="2"), R(extracted="3"),
+        R(status=WRONG, extracted="2.0")]})  # fmt: skip
+    assert metric_value(run_metrics(lake, GEN), "maj@4") == 0.5  # "2" and "2.0" are one answer
+    assert asked == []

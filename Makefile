@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo shell verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo demo-recorded shell verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: setup
 	$(PY) -m engine.demo --lake $(LAKE)
+
+# The same replay with the math responses brought in by `rlvr rollouts import` (a run of kind import).
+demo-recorded: setup
+	$(PY) -m engine.demo --lake $(LAKE) --via-import
 
 # A shell with the venv activated, so `rlvr …` and `rlvr-sandbox …` work as typed (exit to leave).
 shell: setup

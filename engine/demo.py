@@ -30,6 +30,7 @@ from rich.table import Table
 from engine import ids
 from engine.errors import UserError
 from engine.ingest.core import import_prompts
+from engine.ingest.rollouts import import_rollouts
 from engine.lake import Lake
 from engine.score import ScoreConfig, score_rollouts
 
@@ -93,6 +94,25 @@ def record_math(lake: Lake, data: Path, dataset: str) -> tuple[str, dict[str, bo
     return run_id, labels
 
 
+def import_math(lake: Lake, data: Path, dataset: str) -> tuple[str, dict[str, bool]]:
+    """`make demo-recorded`: the same 800 responses through `rlvr rollouts import` (issue 10).
+
+    Qwen's file holds the k responses of a problem as a list (``code``), one sample each.
+    """
+    model = "Qwen2.5-Math (Qwen eval sample)"
+    mapping = {"completion": "code", "problem": "question"}
+    result = import_rollouts(
+        data / MATH_FILE, lake=lake, dataset=dataset, model=model, mapping=mapping
+    )
+    problems = _prompt_ids(lake, dataset)
+    labels = {
+        ids.rollout_id(result.run_id, problems[rec["question"]], i): bool(ok)
+        for rec in _read_jsonl(data / MATH_FILE)
+        for i, ok in enumerate(rec["score"])
+    }
+    return result.run_id, labels
+
+
 def record_code(lake: Lake, data: Path, dataset: str, problems: int, samples: int) -> str:
     """Replay CodeT's CodeGen-16B HumanEval samples (function bodies completing the prompt)."""
     run_id = f"recorded-codet-codegen16b-{problems}x{samples}"
@@ -147,7 +167,9 @@ def _agreement(lake: Lake, labels: dict[str, bool]) -> None:
     )
 
 
-def run(lake_path: str, data: Path, code_problems: int, code_samples: int) -> None:
+def run(
+    lake_path: str, data: Path, code_problems: int, code_samples: int, *, via_import: bool = False
+) -> None:
     if not (data / MATH_FILE).is_file():
         raise UserError(
             f"{data}: benchmark data not found — pass --data DIR (the shared/data folder)"
@@ -164,7 +186,8 @@ def run(lake_path: str, data: Path, code_problems: int, code_samples: int) -> No
         else:
             math_dataset = s.dataset
     console.rule("2 · rollouts (recorded public model outputs)")
-    math_run, labels = record_math(lake, data, math_dataset)
+    record = import_math if via_import else record_math
+    math_run, labels = record(lake, data, math_dataset)
     code_run = record_code(lake, data, code_dataset, code_problems, code_samples)
     console.print(f"runs {math_run} ({len(labels)} rollouts) and {code_run}")
     console.rule("3 · verify (math verifier; code verifier in the sandbox)")
@@ -189,9 +212,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA, help=f"benchmark data (default {DATA})")
     parser.add_argument("--code-problems", type=int, default=20, help="HumanEval problems to judge")
     parser.add_argument("--code-samples", type=int, default=10, help="CodeT samples per problem")
+    parser.add_argument(
+        "--via-import",
+        action="store_true",
+        help="bring the math responses in with `rlvr rollouts import` (make demo-recorded)",
+    )
     args = parser.parse_args(argv)
     try:
-        run(args.lake, args.data, args.code_problems, args.code_samples)
+        run(args.lake, args.data, args.code_problems, args.code_samples, via_import=args.via_import)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -27,6 +27,9 @@ Presets read each tool's own output, as its source writes it:
   ``conversations`` (``from``/``value``, OpenThoughts): the first user turn is the prompt, the
   last assistant turn the completion.
 
+Without a preset, ``--map`` names the fields (``completion``, ``problem``, ``id``, ``sample_idx``,
+``reasoning``, ``finish_reason``); a list of completions is one sample per element.
+
 Prompts are matched by id (our ``prompt_id``, or the id field) or by text: the problem exactly
 (whitespace-normalised), else the one prompt of the dataset whose problem the record's prompt
 contains (lighteval and NeMo-Skills wrap the problem in a template).
@@ -228,26 +231,32 @@ PRESETS: dict[str, Reader] = {
 
 
 def generic(mapping: Mapping[str, str]) -> Reader:
-    """``--map completion=output,problem=question``: one sample per record from named fields."""
+    """``--map completion=output,problem=question``: samples from named fields.
+
+    A list in the completion field is one sample per element, in order (open-r1's
+    ``generations``, Qwen's evaluation ``code`` column).
+    """
 
     def read(rec: dict[str, Any], line: int, path: Path) -> Iterator[Sample]:
         def get(target: str) -> Any:
             return rec.get(mapping.get(target, target))
 
-        completion = get("completion")
-        if completion is None:
-            name = mapping.get("completion", "completion")
+        name = mapping.get("completion", "completion")
+        completions = get("completion")
+        if completions is None:
             raise _Bad(name, "missing — name the completion field: --map completion=FIELD")
-        problem, key, index = get("problem"), get("id"), get("sample_idx")
-        yield Sample(
-            line=line,
-            key=str(key) if key is not None else None,
-            problem=_text(problem, mapping.get("problem", "problem")) if problem is not None else None,
-            completion=_text(completion, mapping.get("completion", "completion")),
-            reasoning=get("reasoning"),
-            sample_idx=_int(index),
-            finish_reason=get("finish_reason"),
-        )  # fmt: skip
+        problem, key, index = get("problem"), get("id"), _int(get("sample_idx"))
+        many = isinstance(completions, list)
+        for i, completion in enumerate(completions if many else [completions]):
+            yield Sample(
+                line=line,
+                key=str(key) if key is not None else None,
+                problem=_text(problem, mapping.get("problem", "problem")) if problem is not None else None,
+                completion=_text(completion, name),
+                reasoning=get("reasoning"),
+                sample_idx=i if many else index,
+                finish_reason=get("finish_reason"),
+            )  # fmt: skip
 
     return read
 

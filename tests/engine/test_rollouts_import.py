@@ -276,3 +276,13 @@ def test_cli_imports_with_map_and_rejects_unknown_presets(lake, tmp_path) -> Non
     assert "1 rollouts of 1 prompts" in result.output and "rlvr verify --run" in result.output
     bad = CliRunner().invoke(app, ["rollouts", "import", str(path), *common, "--preset", "nope"])
     assert isinstance(bad.exception, UserError) and "unknown preset" in str(bad.exception)
+
+
+def test_a_list_of_completions_is_one_sample_each(lake, tmp_path) -> None:
+    # open-r1's `generations` column (and Qwen's evaluation `code` column) hold k samples.
+    path = jsonl(tmp_path / "gens.jsonl", [{"problem": "What is 1+1?", "generations": ["2", "3"]}])
+    result = import_rollouts(
+        path, lake=lake, dataset=DATASET, model="m", mapping={"completion": "generations"}
+    )
+    frame = rollouts(lake, result.run_id)
+    assert frame["sample_idx"].to_list() == [0, 1] and frame["completion"].to_list() == ["2", "3"]

@@ -39,8 +39,11 @@ def judge(
         False, "--all-tests", help="Run every test, not up to the first failure."
     ),
     reward: str = typer.Option("binary", "--reward", help="binary or fraction."),
-    cpu_s: float = typer.Option(2.0, "--cpu-s", help="CPU seconds per test."),
-    memory_mb: int = typer.Option(512, "--memory-mb", help="Memory per run, in MB."),
+    time: float = typer.Option(2.0, "--time", "-t", help="CPU seconds per test."),
+    memory: str = typer.Option("512M", "--memory", "-m", help="Memory per run, e.g. 256M, 1G."),
+    # The names before issue 10 (limits are now named as in `rlvr-sandbox run`), kept hidden.
+    cpu_s: float | None = typer.Option(None, "--cpu-s", hidden=True),
+    memory_mb: int | None = typer.Option(None, "--memory-mb", hidden=True),
     checker: str = typer.Option("", "--checker", help="Override the tests' checker (stdio)."),
     fenced: bool = typer.Option(False, "--fenced", help="Read the last ``` block of a response."),
 ) -> None:
@@ -58,9 +61,15 @@ def judge(
     language = lang or _LANGS.get(solution.suffix.lower(), "")
     if not language:
         raise UserError(f"{solution}: cannot tell the language — pass --lang python|cpp|c")
+    from sandbox.cli import CliError, parse_megabytes
+
+    try:
+        memory_mb = memory_mb if memory_mb is not None else parse_megabytes(memory)
+    except CliError as exc:
+        raise UserError(str(exc)) from None
     try:
         config = CodeConfig(
-            test_cpu_s=cpu_s,
+            test_cpu_s=cpu_s if cpu_s is not None else time,
             memory_mb=memory_mb,
             reward=reward,  # type: ignore[arg-type]
             all_tests=all_tests or None,

@@ -6,6 +6,7 @@ and exit 2; a run that is not ``ok`` exits 1.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -58,45 +59,80 @@ def _language(program: Path, lang: str | None) -> str:
         ) from None
 
 
+# Exit codes of `run`, as `timeout(1)` and shells report them: the program's own code, 124 on a
+# time limit, 128 + N when a signal killed it (137: SIGKILL, as on a memory limit).
+_EXIT_CODES = {"time_limit": 124, "memory_limit": 137, "output_limit": 1, "compile_error": 1}
+SANDBOX_ERROR_EXIT = 125  # the jail itself failed (timeout(1) uses 125 for its own failures)
+
+
+def exit_code(status: str, code: int | None, signal: int | None) -> int:
+    """The exit code `rlvr-sandbox run` passes on for a run's result."""
+    if status == "ok":
+        return 0
+    if status == "runtime_error":
+        if code:
+            return code
+        return 128 + signal if signal else 1
+    return _EXIT_CODES.get(status, SANDBOX_ERROR_EXIT)
+
+
 @app.command("run")
 def run_cmd(
     program: Annotated[Path, typer.Argument(help="Source file to run.")],
+    program_args: Annotated[
+        list[str] | None,
+        typer.Argument(help="Arguments for the program, after --.", show_default=False),
+    ] = None,
     lang: Annotated[str | None, typer.Option("--lang", "-l", help="python, cpp or c.")] = None,
-    stdin: Annotated[Path | None, typer.Option(help="File fed on standard input.")] = None,
+    stdin: Annotated[
+        Path | None,
+        typer.Option(help="File fed on standard input; '-' (the default when piped) reads ours."),
+    ] = None,
     time: Annotated[float, typer.Option("--time", "-t", help="CPU seconds.")] = 2.0,
     wall: Annotated[float | None, typer.Option(help="Wall seconds (default 2*time+1).")] = None,
     memory: Annotated[str, typer.Option("--memory", "-m", help="e.g. 256M, 1G.")] = "512M",
     backend: Annotated[str | None, typer.Option(help="bwrap, process or docker.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as one line of JSON.")
+    ] = False,
     arg: Annotated[
-        list[str] | None, typer.Option("--arg", help="Program argument (repeat).")
+        list[str] | None, typer.Option("--arg", help="Program argument (repeat).", hidden=True)
     ] = None,
 ) -> None:
     """Run PROGRAM once in the jail and print its result.
 
-    Example: rlvr-sandbox run --lang python prog.py --stdin in.txt --time 2 --memory 256M --json
+    Standard input is --stdin FILE, or ours when it is not a terminal (< in.txt, a pipe). The exit
+    code is the program's own; 124 on a time limit, 128+N when signal N killed it, 125 when the
+    sandbox itself failed.
+
+    Example: rlvr-sandbox run prog.py --time 2 --memory 256M < in.txt -- arg1 arg2
     """
+    from sandbox.languages import get_language
     from sandbox.runner import run
 
     if not program.is_file():
         raise CliError(f"{program}: no such file — pass the path of a source file")
-    if stdin is not None and not stdin.is_file():
-        raise CliError(f"--stdin {stdin}: no such file")
     try:
         limits = Limits(cpu_s=time, wall_s=wall, memory_mb=parse_megabytes(memory))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    args = (*(arg or ()), *(program_args or ()))
     job = Job(
         language=_language(program, lang),
         files={program.name: program.read_bytes()},
-        runs=(Run(stdin=stdin.read_bytes() if stdin else b"", args=tuple(arg or ())),),
+        runs=(Run(args=args),),
         limits=limits,
-    )
+    )  # validated before standard input is read, so a mistake never waits on a pipe
+    try:
+        get_language(job.language)
+    except KeyError as exc:
+        raise CliError(f"{exc.args[0]} — pass --lang python|cpp|c") from None
+    job = dataclasses.replace(job, runs=(Run(stdin=_stdin_bytes(stdin), args=args),))
     result = run(job, backend=backend)
     shown = result.runs[0] if result.runs else result.compile
     assert shown is not None
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        typer.echo(json.dumps(result.to_dict()))
     else:
         sys.stdout.buffer.write(shown.stdout)
         sys.stdout.flush()
@@ -108,7 +144,18 @@ def run_cmd(
             + (f" — {shown.message.splitlines()[0]}" if shown.message else ""),
             err=True,
         )
-    raise typer.Exit(0 if shown.ok else 1)
+    raise typer.Exit(exit_code(shown.status, shown.exit_code, shown.signal))
+
+
+def _stdin_bytes(stdin: Path | None) -> bytes:
+    """--stdin FILE, '-' for our standard input, and ours by default when it is not a terminal."""
+    if stdin is None:
+        return b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    if str(stdin) == "-":
+        return sys.stdin.buffer.read()
+    if not stdin.is_file():
+        raise CliError(f"--stdin {stdin}: no such file")
+    return stdin.read_bytes()
 
 
 _SERVE_HELP = "\n\n".join(

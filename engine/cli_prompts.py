@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +42,10 @@ def register(app: typer.Typer) -> None:
 def import_command(
     file: Annotated[
         Path,
-        typer.Argument(help="JSONL, JSON, Parquet or CSV file of prompts.", show_default=False),
+        typer.Argument(
+            help="JSONL, JSON, Parquet or CSV file of prompts; '-' reads standard input.",
+            show_default=False,
+        ),
     ],
     dataset: Annotated[
         str | None, typer.Option(help="Dataset name (default: the preset's).")
@@ -59,6 +64,12 @@ def import_command(
     task: Annotated[
         str | None, typer.Option(help="math|code|general (default: inferred per row).")
     ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="CSV text encoding (default: detected), e.g. cp1252.")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected): ',', ';', 'tab', '|'.")
+    ] = None,
     lake: LakeOption = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the summary line.")
@@ -70,12 +81,16 @@ def import_command(
     Examples:
       rlvr prompts import ../shared/data/math/gsm8k_test.jsonl --preset auto
       rlvr prompts import my.csv --dataset mine --map problem=question,answer=solution --task math
+      cat export.csv | rlvr prompts import - --format csv --dataset mine --delimiter ';'
     """
     from engine.ingest import import_prompts, parse_mapping
+    from engine.ingest.readers import CsvOptions
 
     mapping = parse_mapping(map)
+    csv_options = CsvOptions(encoding=encoding, delimiter=delimiter)
     console = Console(stderr=True)
     with (
+        _stdin_as_file(file, format) as file,
         _lake_removed_on_failure(lake) as store,
         _progress(console, enabled=not quiet and console.is_terminal) as on_progress,
     ):
@@ -89,6 +104,7 @@ def import_command(
             split=split,
             task=task,
             progress=on_progress,
+            csv_options=csv_options,
         )
     per_task = ", ".join(f"{n} {t}" for t, n in summary.per_task.items())
     out = Console()
@@ -109,6 +125,21 @@ def import_command(
         )
     for reason, n in summary.without_tests.items():
         out.print(f"  {n} code prompts without tests: {reason}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _stdin_as_file(file: Path, fmt: str) -> Iterator[Path]:
+    """``-`` is standard input, spooled to a temporary file (readers take paths; Parquet needs
+    to seek); any other path is itself."""
+    if str(file) != "-":
+        yield file
+        return
+    suffix = "" if fmt == "auto" else f".{fmt}"
+    with tempfile.TemporaryDirectory(prefix="rlvr-stdin-") as folder:
+        spooled = Path(folder) / f"stdin{suffix}"
+        with spooled.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        yield spooled
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from engine import ids
 from engine.errors import InputError, UserError
 from engine.ingest.codemap import FieldError, looks_pickled
 from engine.ingest.presets import PRESETS, Draft, Preset, answer_text, preset_for_file
-from engine.ingest.readers import Record, read_records
+from engine.ingest.readers import CsvOptions, Record, read_records
 
 __all__ = ["MAP_TARGETS", "ImportSummary", "Prepared", "import_prompts", "parse_mapping", "prepare"]
 
@@ -114,6 +114,7 @@ def prepare(
     split: str | None = None,
     task: str | None = None,
     progress: Progress | None = None,
+    csv_options: CsvOptions | None = None,
 ) -> Prepared:
     """Read and map every record of ``path``; raises InputError on the first bad one."""
     path = Path(path)
@@ -122,7 +123,7 @@ def prepare(
     name = dataset or (chosen.dataset if chosen else None)
     if not name or not name.strip() or ids.SEPARATOR in name:
         raise UserError("--dataset NAME is required without a preset (e.g. --dataset my_math)")
-    records = read_records(path, fmt)
+    records = read_records(path, fmt, csv_options=csv_options)
     if not records:
         raise InputError("no records in the file", path=str(path))
     drafts = _map_all(path, records, chosen, dict(mapping or {}), task, progress)
@@ -325,6 +326,7 @@ def import_prompts(
     split: str | None = None,
     task: str | None = None,
     progress: Progress | None = None,
+    csv_options: CsvOptions | None = None,
 ) -> ImportSummary:
     """Import ``path`` into ``lake`` (an :class:`engine.lake.Lake`) as one atomic append.
 
@@ -342,6 +344,7 @@ def import_prompts(
         split=split,
         task=task,
         progress=progress,
+        csv_options=csv_options,
     )
     run_id = ids.new_run_id("ingest")
     table = conform("prompts", prep.rows, run_id=run_id)  # validate before the run row is written

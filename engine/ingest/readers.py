@@ -5,6 +5,10 @@ the line of the record in a JSONL, JSON or CSV file (for a JSON array, the line 
 starts; for CSV, the line where the row starts, the header being line 1), the row number in a
 Parquet file. Syntax errors raise :class:`engine.errors.InputError` with file and line.
 
+CSV files come from spreadsheets as often as from scripts, so their text encoding (a BOM, UTF-16,
+else UTF-8, else what ``charset-normalizer`` finds, e.g. cp1252 from Excel) and their delimiter
+(``csv.Sniffer`` over ``, ; tab |``) are detected; :class:`CsvOptions` overrides both (issue 10).
+
 Readers load the whole file: benchmark files are megabytes, and import validates every row before
 it writes anything (issue 2, point 5), so nothing is gained by streaming.
 
@@ -16,6 +20,7 @@ it writes anything (issue 2, point 5), so nothing is gained by streaming.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -26,7 +31,7 @@ from typing import Any, Literal
 
 from engine.errors import InputError
 
-__all__ = ["FORMATS", "Format", "Record", "detect_format", "read_records"]
+__all__ = ["FORMATS", "CsvOptions", "Format", "Record", "detect_format", "read_records"]
 
 Format = Literal["jsonl", "json", "parquet", "csv"]
 FORMATS: tuple[str, ...] = ("auto", "jsonl", "json", "parquet", "csv")
@@ -47,6 +52,44 @@ class Record:
 
     line: int
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CsvOptions:
+    """How to read a CSV file; None means detect (see the module docstring).
+
+    >>> CsvOptions(delimiter="tab").delimiter
+    '\\t'
+    """
+
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None:
+            named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+            object.__setattr__(self, "delimiter", named.get(self.delimiter, self.delimiter))
+            if len(self.delimiter) != 1:
+                raise InputError(
+                    f"--delimiter {self.delimiter!r}: one character — e.g. ';', '|' or 'tab'"
+                )
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise InputError(
+                    f"--encoding {self.encoding!r}: unknown — e.g. utf-8, utf-16, cp1252, latin-1"
+                ) from None
+
+
+_SNIFFED = ",;\t|"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM it starts with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def detect_format(path: Path) -> Format:
@@ -71,7 +114,9 @@ def detect_format(path: Path) -> Format:
     )
 
 
-def read_records(path: Path | str, fmt: str = "auto") -> list[Record]:
+def read_records(
+    path: Path | str, fmt: str = "auto", *, csv_options: CsvOptions | None = None
+) -> list[Record]:
     """All records of ``path``; raises InputError naming file and line on malformed input."""
     path = Path(path)
     if not path.is_file():
@@ -81,7 +126,9 @@ def read_records(path: Path | str, fmt: str = "auto") -> list[Record]:
             f"unknown format {fmt!r} — use one of {', '.join(FORMATS)}", path=str(path)
         )
     chosen: Format = detect_format(path) if fmt == "auto" else fmt  # type: ignore[assignment]
-    reader = {"jsonl": _read_jsonl, "json": _read_json, "parquet": _read_parquet, "csv": _read_csv}
+    if chosen == "csv":
+        return list(_read_csv(path, csv_options or CsvOptions()))
+    reader = {"jsonl": _read_jsonl, "json": _read_json, "parquet": _read_parquet}
     return list(reader[chosen](path))
 
 
@@ -203,9 +250,63 @@ def _read_parquet(path: Path) -> Iterator[Record]:
         yield Record(line=n, data=row)
 
 
-def _read_csv(path: Path) -> Iterator[Record]:
-    text = _read_text(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+def _csv_text(path: Path, encoding: str | None) -> str:
+    """The file's text: in ``encoding`` if given, else by BOM, UTF-8 or charset-normalizer."""
+    raw = path.read_bytes()
+    if encoding is None:
+        encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
+    if encoding is None:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = _guess_encoding(raw, path)
+    try:
+        return raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not {encoding} text ({exc.reason}) — pass the file's --encoding",
+            path=str(path),
+            line=line,
+        ) from None
+
+
+def _guess_encoding(raw: bytes, path: Path) -> str:
+    """charset-normalizer's best guess; among guesses it ranks equal, cp1252 (what Excel writes
+    on Western Windows), since short files leave cp1250/cp1252/cp1257 tied."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(raw))
+    if not matches:
+        raise InputError(
+            "cannot tell the text encoding — pass --encoding (e.g. cp1252, latin-1)",
+            path=str(path),
+        )
+    best = matches[0]
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    if any("cp1252" in m.could_be_from_charset for m in tied):
+        return "cp1252"
+    return best.encoding
+
+
+def _csv_delimiter(text: str) -> str:
+    """The sniffed delimiter, if the header row holds it; else the header's most common one."""
+    header = text.split("\n", 1)[0]
+    try:
+        sniffed = csv.Sniffer().sniff(text[: 64 * 1024], delimiters=_SNIFFED).delimiter
+    except csv.Error:
+        sniffed = None
+    if sniffed is not None and sniffed in header:
+        return sniffed
+    counts = {d: header.count(d) for d in _SNIFFED}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path, options: CsvOptions) -> Iterator[Record]:
+    text = _csv_text(path, options.encoding)
+    delimiter = options.delimiter or _csv_delimiter(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         if not reader.fieldnames:
             raise InputError("empty CSV file (no header row)", path=str(path), line=1)

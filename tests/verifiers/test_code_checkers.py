@@ -136,3 +136,25 @@ def test_float_checker_compares_huge_integers_exactly(digits, bump, negative):
     check = get_checker("float")
     assert check.check(number.encode(), number).ok
     assert not check.check(other.encode(), number).ok
+
+
+def _reference_lines(data: bytes) -> list[bytes]:
+    """The plain definition of the ``lines`` checker (split, rstrip, drop trailing blank lines)
+    that the counting implementation must agree with."""
+    lines = [line.rstrip(b" \t\r\f\v") for line in data.split(b"\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+_ws_text = st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r", b"\n", b"\x0b", b"\x0c"]))
+
+
+@given(_ws_text.map(b"".join), _ws_text.map(b"".join))
+def test_line_and_token_checkers_match_their_plain_definitions(out, exp):
+    text = exp.decode()
+    lines_ok = _reference_lines(out) == _reference_lines(exp)
+    assert get_checker("lines").check(out, text).ok is lines_ok
+    unordered_ok = sorted(_reference_lines(out)) == sorted(_reference_lines(exp))
+    assert get_checker("unordered_lines").check(out, text).ok is unordered_ok
+    assert get_checker("tokens").check(out, text).ok is (out.split() == exp.split())

@@ -36,12 +36,9 @@ one with the latest ``created_at``: re-appending an id replaces the row, never c
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
-import time
-import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,23 +55,29 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine import ids, sql
+from engine import ids, lake_runs, sql
 from engine.errors import LakeError, SchemaError, UserError
-from engine.schema import SCHEMAS, TEXT_COLUMNS, Data, conform, id_columns
+from engine.lake_files import (
+    ROW_GROUP_ROWS,
+    TEMP_PREFIX,
+    atomic_file,
+    file_problem,
+    file_schema,
+    final_path,
+    merge,
+    superseded,
+    to_rewrite,
+    write_options,
+)
+from engine.schema import SCHEMAS, Data, conform, id_columns
 
 __all__ = ["CheckReport", "CompactReport", "Lake", "Problem"]
 
-TEMP_PREFIX = ".tmp-"
-TEMP_SUFFIX = ".partial"  # never matches *.parquet, so outside readers' globs skip it
 LOCKS = ".rlvr/locks"
-# The type pyarrow infers for a hive partition key: storing run_id so keeps pq.read_table working.
-RUN_ID_FILE_TYPE = pa.dictionary(pa.int32(), pa.string())
 DEDUPED_ON_WRITE = ("prompts", "rollouts")  # ids that are content hashes: written once, ever
-_HELD_RUNS: dict[Path, int] = {}  # run lock file -> fd held by this process while the run runs
-# ~128k rows per row group: big enough for fast scans, small enough that DuckDB splits work
-# across cores and a writer holds one group in memory.
-ROW_GROUP_ROWS = 128 * 1024
 SMALL_FILE_BYTES = 128 * 1024 * 1024  # compact merges files below this size
+# Ids on disk of the prompts/rollouts table last appended to, per lake: (scope, files read, ids).
+_ID_CACHE: dict[tuple[Path, str], tuple[str | None, set[Path], set[Any]]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,24 +185,9 @@ class Lake:
             return None
         if table not in DEDUPED_ON_WRITE:
             return self._write(table, arrow, run_id)
-        with self.lock(table):  # the ids checked are the ids present when the file lands
-            arrow = self._new_rows(table, arrow, run_id)
+        with self.lock(table), self._dedupe(table, run_id) as new_rows:
+            arrow = new_rows(arrow)  # the ids checked are the ids present when the file lands
             return self._write(table, arrow, run_id) if arrow.num_rows else None
-
-    def _new_rows(self, table: str, arrow: pa.Table, run_id: str) -> pa.Table:
-        """``arrow`` without the rows whose id is already in the table (or earlier in ``arrow``).
-
-        Rollout ids hash their run id, so only the run's own partition can hold one; prompt ids
-        hash dataset and problem, so every ingest run's partition is checked.
-        """
-        (key,) = id_columns(table)
-        present = self.existing_ids(table, run_id if table == "rollouts" else None)
-        keep, seen = [], set(present)
-        for index, value in enumerate(arrow[key].to_pylist()):
-            if value not in seen:
-                seen.add(value)
-                keep.append(index)
-        return arrow if len(keep) == arrow.num_rows else arrow.take(pa.array(keep, pa.int64()))
 
     def append_batches(
         self, table: str, batches: Iterable[Data], *, run_id: str, threads: int = 2
@@ -210,20 +198,69 @@ class Lake:
         compresses, so two writers nearly double the rate on two cores. Each file is still
         atomic: a crash loses at most the batches in flight, each one whole. Batches are
         validated in order before they are handed over, so on a SchemaError every batch before
-        the bad one is written and none after it.
+        the bad one is written and none after it. Prompts and rollouts are deduplicated as in
+        :meth:`append`, the table's lock held for the whole call.
         """
+        if table not in DEDUPED_ON_WRITE:
+            return self._append_batches(table, batches, run_id, threads, lambda arrow: arrow)
+        with self.lock(table), self._dedupe(table, run_id) as new_rows:
+            return self._append_batches(table, batches, run_id, threads, new_rows)
+
+    def _append_batches(self, table, batches, run_id, threads, new_rows) -> list[Path]:
         paths: list[Path] = []
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lake-write") as pool:
             in_flight: deque[Future[Path]] = deque()
             for batch in batches:
                 arrow = self._conform(table, batch, run_id)
-                if arrow is None:
+                arrow = None if arrow is None else new_rows(arrow)
+                if arrow is None or not arrow.num_rows:
                     continue
                 if len(in_flight) >= threads:  # bounded: at most `threads` batches in memory
                     paths.append(in_flight.popleft().result())
                 in_flight.append(pool.submit(self._write, table, arrow, run_id))
             paths.extend(future.result() for future in in_flight)
         return paths
+
+    @contextmanager
+    def _dedupe(self, table: str, run_id: str) -> Iterator[Any]:
+        """Yield ``new_rows(arrow)``: the rows whose id is neither on disk nor given before.
+
+        Call under the table's lock. Rollout ids hash their run id, so only the run's partition
+        can hold one; prompt ids hash dataset and problem, so every partition is checked. The ids
+        on disk are cached per table and read incrementally (only files not seen before), so a
+        long job's thousands of appends stay linear; on an error the cache is dropped.
+        """
+        (column,) = id_columns(table)
+        present = self._present_ids(table, run_id if table == "rollouts" else None)
+
+        def new_rows(arrow: pa.Table) -> pa.Table:
+            keep = []
+            for index, value in enumerate(arrow[column].to_pylist()):
+                if value not in present:
+                    present.add(value)
+                    keep.append(index)
+            return arrow if len(keep) == arrow.num_rows else arrow.take(pa.array(keep, pa.int64()))
+
+        try:
+            yield new_rows
+        except BaseException:
+            _ID_CACHE.pop((self.root, table), None)
+            raise
+
+    def _present_ids(self, table: str, scope: str | None) -> set[Any]:
+        pattern = f"run_id={scope or '*'}/*.parquet"
+        listed = {p for p in self.table_path(table).glob(pattern) if p.name[0] not in "._"}
+        cached = _ID_CACHE.get((self.root, table))
+        if cached is None or cached[0] != scope or not cached[1] <= listed:
+            cached = (scope, set(), set())
+            _ID_CACHE[(self.root, table)] = cached
+        _, seen, present = cached
+        new = [path for path in sorted(listed - seen) if file_problem(table, path) is None]
+        if new:
+            (column,) = id_columns(table)
+            present.update(pl.scan_parquet(new).select(column).collect()[column].to_list())
+            seen.update(new)
+        return present
 
     def _conform(self, table: str, data: Data, run_id: str) -> pa.Table | None:
         _check_run_id(run_id)
@@ -232,17 +269,17 @@ class Lake:
 
     def _write(self, table: str, arrow: pa.Table, run_id: str) -> Path:
         folder = self.table_path(table) / f"run_id={run_id}"
-        arrow = arrow.cast(_file_schema(table))
+        arrow = arrow.cast(file_schema(table))
         try:
-            with _atomic_file(folder) as temp:
-                pq.write_table(arrow, temp, row_group_size=ROW_GROUP_ROWS, **_write_options(table))
+            with atomic_file(folder) as temp:
+                pq.write_table(arrow, temp, row_group_size=ROW_GROUP_ROWS, **write_options(table))
         except OSError as exc:
             raise LakeError(
                 f"cannot write ({exc.strerror or exc}) — the lake must be writable: check the "
                 "folder's permissions and free space, or pass another --lake",
                 path=str(folder),
             ) from exc
-        return _final_path(temp)
+        return final_path(temp)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -342,54 +379,16 @@ class Lake:
         stale = set()
         for run_id, params in frame.select("run_id", "params").iter_rows():
             process = _json_object(params).get("process")
-            if isinstance(process, dict) and not self._run_alive(run_id, process):
+            lock = self.root / LOCKS / f"run-{run_id}.lock"
+            if isinstance(process, dict) and not lake_runs.alive(lock, process):
                 stale.add(run_id)
         return stale
 
-    def _run_alive(self, run_id: str, process: dict[str, Any]) -> bool:
-        path = self.root / LOCKS / f"run-{run_id}.lock"
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            fd = None  # no lock file: judge by the pid alone
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                return False  # nobody holds it: the process is gone
-            except BlockingIOError:
-                pass  # held: alive, unless its pid is gone (a forked child kept the lock)
-            finally:
-                os.close(fd)
-        if process.get("host") != socket.gethostname() or not isinstance(process.get("pid"), int):
-            return True  # another machine's run, with its lock held: believe it
-        try:
-            os.kill(process["pid"], 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
     def _hold_run(self, run_id: str) -> None:
-        path = self._lock_path(f"run-{run_id}")
-        if path in _HELD_RUNS:
-            return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise UserError(
-                f"run {run_id!r} is being worked on by another process — wait for it to end, "
-                "or start another run"
-            ) from None
-        _HELD_RUNS[path] = fd
+        lake_runs.hold(self._lock_path(f"run-{run_id}"), run_id)
 
     def _release_run(self, run_id: str) -> None:
-        fd = _HELD_RUNS.pop(self.root / LOCKS / f"run-{run_id}.lock", None)
-        if fd is not None:
-            os.close(fd)  # closing the last descriptor releases the flock
+        lake_runs.release(self.root / LOCKS / f"run-{run_id}.lock")
 
     @contextmanager
     def run(self, kind: str, **fields: Any) -> Iterator[str]:
@@ -438,16 +437,16 @@ class Lake:
         """
         with self.lock(table):
             files = self.files(table)
-            drop = _superseded(table, files)
+            drop = superseded(table, files)
             partitions: dict[Path, list[Path]] = {}
             for path in files:
                 partitions.setdefault(path.parent, []).append(path)
             rows = before = dropped = 0
             rewritten = []
             for folder, paths in partitions.items():
-                chosen = _to_rewrite(paths, drop, small_bytes)
+                chosen = to_rewrite(paths, drop, small_bytes)
                 if chosen:
-                    rows += _merge(table, folder, chosen, drop)
+                    rows += merge(table, folder, chosen, drop)
                     before += len(chosen)
                     dropped += sum(len(drop.get(path, ())) for path in chosen)
                     rewritten.append(folder)
@@ -466,7 +465,7 @@ class Lake:
             _check_run_id(run_id)
         pattern = f"run_id={run_id or '*'}/*.parquet"
         paths = sorted(self.table_path(table).glob(pattern))
-        return [(path, _file_problem(table, path)) for path in paths if path.name[0] not in "._"]
+        return [(path, file_problem(table, path)) for path in paths if path.name[0] not in "._"]
 
 
 def _check_run_id(run_id: str) -> None:
@@ -477,168 +476,12 @@ def _check_run_id(run_id: str) -> None:
         )
 
 
-def _file_problem(table: str, path: Path) -> str | None:
-    """Why ``path`` is not a readable file of ``table``, or None. Reads only the footer."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(max(0, path.stat().st_size - 4))
-            tail = fh.read(4)
-        if head != b"PAR1" or tail != b"PAR1":
-            return "not a Parquet file, or truncated (no PAR1 magic at both ends)"
-        stored = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        return f"unreadable Parquet footer ({exc})"
-    expected = SCHEMAS[table]
-    for field in stored:
-        if expected.get_field_index(field.name) < 0:
-            return f"schema: unknown column {field.name!r}"
-        want = expected.field(field.name).type
-        if _normal(field.type) != want:
-            return f"schema: column {field.name!r} is {field.type}, expected {want}"
-    for field in expected:
-        if not field.nullable and field.name not in stored.names:
-            return f"schema: required column {field.name!r} is missing"
-    return None
-
-
-def _normal(type_: pa.DataType) -> pa.DataType:
-    """Other writers store text as large_string or string_view, and we store run_id as a
-    dictionary of strings; the lake reads them all as strings."""
-    if pa.types.is_dictionary(type_):
-        type_ = type_.value_type
-    if pa.types.is_large_string(type_) or pa.types.is_string_view(type_):
-        return pa.string()
-    return type_
-
-
-def _write_options(table: str) -> dict[str, Any]:
-    # Free text is neither dictionary-encoded (every value differs) nor given min/max statistics
-    # (long strings, never filtered on by range); everything else gets both.
-    coded = [name for name in SCHEMAS[table].names if name not in TEXT_COLUMNS]
-    return {
-        "compression": "zstd",
-        "use_dictionary": coded,
-        "write_statistics": coded,
-    }
-
-
-@contextmanager
-def _atomic_file(folder: Path) -> Iterator[Path]:
-    """Yield a temp path in ``folder`` to write; on success fsync it and rename it into place."""
-    if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(folder.parent)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    temp = folder / f"{TEMP_PREFIX}part-{stamp}-{uuid.uuid4().hex}.parquet{TEMP_SUFFIX}"
-    try:
-        yield temp
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(temp, _final_path(temp))
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-
-
-def _final_path(temp: Path) -> Path:
-    """``.tmp-part-X.parquet.partial`` → ``part-X.parquet``."""
-    return temp.with_name(temp.name.removeprefix(TEMP_PREFIX).removesuffix(TEMP_SUFFIX))
-
-
-def _file_schema(table: str) -> pa.Schema:
-    """The table's schema as stored in a file: run_id as pyarrow's partition-key type."""
-    schema = SCHEMAS[table]
-    index = schema.get_field_index("run_id")
-    return schema.set(index, schema.field(index).with_type(RUN_ID_FILE_TYPE))
-
-
 def _json_object(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _superseded(table: str, files: list[Path]) -> dict[Path, set[int]]:
-    """For each file, the row numbers that are not their id's latest row (DuckDB, streaming)."""
-    if not files:
-        return {}
-    keys = ", ".join(id_columns(table))
-    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-    query = (
-        f"SELECT filename, file_row_number FROM read_parquet([{listed}], filename = true, "
-        "file_row_number = true, union_by_name = true, hive_partitioning = false) "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} "
-        "ORDER BY created_at DESC, filename DESC, file_row_number DESC) > 1"
-    )
-    drop: dict[Path, set[int]] = {}
-    with duckdb.connect(":memory:") as con:
-        for filename, row in con.execute(query).fetchall():
-            drop.setdefault(Path(filename), set()).add(row)
-    return drop
-
-
-def _to_rewrite(paths: list[Path], drop: dict[Path, set[int]], small_bytes: int) -> list[Path]:
-    """The files of one partition that compact rewrites into one (see :meth:`Lake.compact`)."""
-    small = [path for path in paths if path.stat().st_size < small_bytes]
-    chosen = set(small) if len(small) > 1 else set()
-    for path in paths:
-        if path in drop or not pa.types.is_dictionary(pq.read_schema(path).field("run_id").type):
-            chosen.add(path)
-    return sorted(chosen)
-
-
-def _merge(table: str, folder: Path, paths: list[Path], drop: dict[Path, set[int]]) -> int:
-    """Stream ``paths`` (less the rows in ``drop``) into one new file in ``folder``, then remove
-    them; returns the rows written."""
-    total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
-    expected = total - sum(len(drop.get(path, ())) for path in paths)
-    schema = _file_schema(table)
-    with _atomic_file(folder) as temp:
-        with pq.ParquetWriter(temp, schema, **_write_options(table)) as writer:
-            pending: list[pa.Table] = []
-            for batch in _row_groups(table, paths, drop):
-                pending.append(batch.cast(schema))
-                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.concat_tables(pending), ROW_GROUP_ROWS)
-                    pending = []
-            if pending:
-                writer.write_table(pa.concat_tables(pending), ROW_GROUP_ROWS)
-        written = pq.ParquetFile(temp).metadata.num_rows
-        if written != expected:  # never delete data we did not copy
-            raise LakeError(f"merged {written} rows, expected {expected}", path=str(folder))
-    for path in paths:
-        path.unlink()
-    _fsync_dir(folder)
-    return expected
-
-
-def _row_groups(table: str, paths: list[Path], drop: dict[Path, set[int]]) -> Iterator[pa.Table]:
-    for path in paths:
-        parquet = pq.ParquetFile(path)
-        dropped, offset = drop.get(path, set()), 0
-        for index in range(parquet.num_row_groups):
-            # conform() brings files written before a nullable column was added up to date.
-            group = conform(table, parquet.read_row_group(index))
-            if dropped:
-                keep = [i not in dropped for i in range(offset, offset + group.num_rows)]
-                group = group.filter(pa.array(keep))
-            offset += parquet.metadata.row_group(index).num_rows
-            yield group
 
 
 def _rlvr_version() -> str:

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from engine.cli_lake import LakeOption
 from engine.errors import UserError
+from engine.progress import Progress  # rich at a terminal, periodic lines otherwise
 
 __all__ = ["register"]
 

@@ -21,7 +21,7 @@ from engine.lake import Lake
 from engine.schema import SCHEMAS
 from engine.sql import RUNS_SQL, STATS_SQL
 
-__all__ = ["LakeOption", "register"]
+__all__ = ["LakeOption", "ListFormat", "ListFormatOption", "print_rows", "register"]
 
 
 class ListFormat(StrEnum):
@@ -68,10 +68,9 @@ def check(lake: LakeOption = None, output_format: ListFormatOption = ListFormat.
     if output_format is ListFormat.table:  # one tab-separated line per problem, for grep and cut
         for problem in report.problems:
             typer.echo(f"{problem.kind}\t{problem.path}\t{problem.reason}")
-    elif report.problems:
+    else:
         rows = [{"kind": p.kind, "path": str(p.path), "reason": p.reason} for p in report.problems]
-        con = duckdb.connect()
-        _list(con, con.from_arrow(pa.Table.from_pylist(rows)), output_format)
+        print_rows(rows, output_format)
     typer.echo(f"{report.files_ok} files ok, {len(report.problems)} problem(s)", err=True)
     if not report.ok:
         raise typer.Exit(1)
@@ -92,6 +91,12 @@ def compact(
             f"{name}: {report.files_before} files → {report.files_after} in "
             f"{report.partitions_compacted} partition(s), {report.rows:,} rows"
         )
+
+
+def print_rows(rows: list[dict[str, Any]], fmt: ListFormat) -> None:
+    """Rows (dicts with the same keys) in ``fmt`` on stdout, as every listing command prints."""
+    con = duckdb.connect()
+    _list(con, con.from_arrow(pa.Table.from_pylist(rows)) if rows else None, fmt)
 
 
 def _list(con: duckdb.DuckDBPyConnection, relation: Any, fmt: ListFormat) -> None:

@@ -18,7 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from engine.cli_lake import LakeOption  # the one definition of --lake
+from engine.cli_lake import (  # the one definition of --lake and of --format
+    LakeOption,
+    ListFormat,
+    ListFormatOption,
+    print_rows,
+)
 from engine.errors import UserError
 
 
@@ -192,6 +197,7 @@ def list_command(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show (0: all).")] = 20,
     lake: LakeOption = None,
+    output_format: ListFormatOption = ListFormat.table,
 ) -> None:
     """List prompts: id, dataset, split, task, gold answer or test count, problem.
 
@@ -199,6 +205,7 @@ def list_command(
     Examples:
       rlvr prompts list
       rlvr prompts list --dataset humaneval --limit 5
+      rlvr prompts list --limit 0 --format json > prompts.jsonl
     """
     import polars as pl
 
@@ -209,6 +216,10 @@ def list_command(
         frame = frame.filter(pl.col("dataset") == dataset)
     frame = frame.sort("dataset", "prompt_id").collect()
     shown = frame if limit <= 0 else frame.head(limit)
+    if output_format is not ListFormat.table:  # whole rows, for scripts
+        columns = ("prompt_id", "dataset", "split", "task", "answer", "tests", "problem")
+        print_rows(shown.select(columns).to_dicts(), output_format)
+        return
     more = f" (showing {shown.height})" if shown.height < frame.height else ""
     table = Table(title=f"{frame.height} prompts{more}", expand=True)
     for name in ("prompt_id", "dataset", "split", "task", "gold / tests", "problem"):

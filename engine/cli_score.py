@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli_lake import LakeOption
+from engine.cli_lake import LakeOption, ListFormat, ListFormatOption, print_rows
 from engine.lake import Lake
 from engine.score import DEFAULT_VERIFIERS, ScoreConfig, score_rollouts
 
@@ -28,6 +28,7 @@ def verify(
         int, typer.Option(help="Rollouts judged at once.", min=1)
     ] = ScoreConfig().workers,
     lake: LakeOption = None,
+    output_format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Judge every rollout that has no verdict yet: math prompts with `math`, code prompts with `code`.
 
@@ -41,12 +42,18 @@ def verify(
     )
     store = Lake.open(lake, create=False)  # reads rollouts: a mistyped --lake is an error
     summary = score_rollouts(store, runs=run, config=config, progress=True)
+    line = (f"run {summary.run_id}: {summary.judged} verdicts in {summary.seconds:.1f} s, "
+            f"{summary.skipped} already judged")  # fmt: skip
+    if output_format is not ListFormat.table:  # the counts on stdout, for scripts
+        typer.echo(line, err=True)
+        rows = [{"verifier": v, "status": s, "count": n} for (v, s), n in summary.by_status.items()]
+        print_rows(sorted(rows, key=lambda r: (r["verifier"], r["status"])), output_format)
+        return
     console = Console()
-    console.print(f"run {summary.run_id}: {summary.judged} verdicts in {summary.seconds:.1f} s, "
-                  f"{summary.skipped} already judged")  # fmt: skip
+    console.print(line)
     table = Table()
     for column in ("verifier", "status", "count"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column == "count" else "left")
     for (name, status), count in sorted(summary.by_status.items()):
         table.add_row(name, status, str(count))
     console.print(table)

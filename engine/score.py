@@ -29,11 +29,12 @@ from typing import Any
 
 import filelock
 import polars as pl
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
 from engine.errors import UserError
 from engine.interrupt import StopFlag, stop_on_signals
 from engine.lake import Lake
+from engine.progress import Progress  # rich at a terminal, periodic lines otherwise
 from verifiers import registry
 from verifiers.verdict import Verdict
 

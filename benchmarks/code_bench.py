@@ -1,10 +1,11 @@
 """Code verifier benchmark: sandboxed judging vs a bare subprocess runner, and CodeT pass@k.
 
 1. HumanEval's 164 canonical solutions, judged end to end by `verify_code_batch` (sandboxed,
-   record + clean replay) on 2 workers, against the anchor measured in the same run: a bare,
-   unsandboxed runner that executes ``prompt + canonical_solution + test + check(entry_point)`` in
-   a plain ``python3`` subprocess (the official human-eval way; trusted code only). Target: ours
-   <= 2x the anchor's wall time, with 164/164 AC.
+   one harness run per verdict, tests decided by its judge process) on 2 workers, against the
+   anchor measured in the same run: a bare, unsandboxed runner that executes ``prompt +
+   canonical_solution + test + check(entry_point)`` in a plain ``python3`` subprocess (the
+   official human-eval way; trusted code only). Target: ours <= 2x the anchor's wall time, with
+   164/164 AC.
 2. The CodeT samples (CodeGen-16B, 100 completions per HumanEval problem): throughput and the
    unbiased pass@1/10/100 they give (Chen et al. 2021 estimator). ``--quick`` judges a subset.
 3. ``--refs``: the reference sweeps (MBPP 974, LeetCodeDataset 228, Codeforces stdio) with every

@@ -23,7 +23,7 @@ class CodeConfig:
     max_restarts: in all-tests mode, how often a harness that died mid-way is restarted after
         the test that killed it.
     backend: the sandbox backend (None = the sandbox's default).
-    seed: seeds ``random`` before every test, in the candidate's and in the replay process.
+    seed: seeds ``random`` before every test, in the harness's judge process (the tests').
 
     >>> CodeConfig(reward="fraction").stop_at_first_failure
     False

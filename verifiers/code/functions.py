@@ -240,7 +240,7 @@ def _expected_values(cases: tuple[FunctionCase, ...]) -> list[Any]:
         try:
             out.append(ast.literal_eval(case.expected))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            out.append(_NO_VALUE)  # evaluated in the clean replay process
+            out.append(_NO_VALUE)  # evaluated by the harness's judge process
     return out
 
 

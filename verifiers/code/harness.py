@@ -392,7 +392,7 @@ def _raised(name):
 
 
 class Refused(Exception):
-    """The candidate returned a value the encoder refuses (replayed as a failure)."""
+    """The candidate returned a value the encoder refuses (an assert over it fails)."""
 
 
 # -- values the candidate returned, in the judge process -----------------------------------

@@ -16,6 +16,7 @@ shared, so the load average before and after goes into the JSON.
 
     .venv/bin/python benchmarks/lake_bench.py           # 1,000,000 rollouts
     .venv/bin/python benchmarks/lake_bench.py --quick   # 100,000 rollouts, < 60 s
+    .venv/bin/python benchmarks/lake_bench.py --sql-export 30000000   # `rlvr sql -o`, peak RSS
 """
 
 from __future__ import annotations
@@ -288,6 +289,66 @@ def machine() -> dict:
     }
 
 
+# `rlvr sql -o` export (issue 10): rows flow through DuckDB's COPY instead of being materialised.
+EXPORT_QUERY = "SELECT range AS i, range * 2 AS j, 'row ' || range::VARCHAR AS s FROM range({rows})"
+EXPORT_WAYS = {
+    # the `rlvr sql -o` command, as a user runs it
+    "rlvr_sql_o": "from engine.cli import main; main()",
+    # the way before issue 10: the whole result as a DataFrame, then written
+    "materialised": "import duckdb,sys; duckdb.sql(sys.argv[1]).pl().write_{fmt}(sys.argv[2])",
+    # the floor: DuckDB's own COPY in a bare interpreter
+    "duckdb_copy": "import duckdb,sys; duckdb.sql(f\"COPY ({{sys.argv[1]}}) TO '{{sys.argv[2]}}'\")",
+}
+
+
+def peak_rss_mb(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``command``, read from its own rusage (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed: {proc.stderr.read().decode()[-2000:]}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def sql_export(rows: int) -> dict:
+    """Export ``rows`` rows to Parquet and CSV three ways; wall time and peak RSS of each."""
+    work = HERE / ".work" / f"sql_export-{os.getpid()}"
+    Lake.open(work / "lake")  # `rlvr sql` reads a lake, even for a query over range()
+    query = EXPORT_QUERY.format(rows=rows)
+    figures: dict = {}
+    try:
+        for fmt in ("parquet", "csv"):
+            out = work / f"out.{fmt}"
+            for way, code in EXPORT_WAYS.items():
+                args = [query, str(out)]
+                if way == "rlvr_sql_o":
+                    args = ["sql", query, "-o", str(out), "--lake", str(work / "lake")]
+                command = [sys.executable, "-c", code.format(fmt=fmt), *args]
+                wall_s, rss_mb = peak_rss_mb(command)
+                figures[f"{way}_{fmt}"] = {"s": round(wall_s, 2), "peak_rss_mb": round(rss_mb)}
+                out.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+def report_sql_export(rows: int, info: dict, figures: dict) -> None:
+    result = {"benchmark": "lake_bench sql_export", "rows": rows, "query": EXPORT_QUERY,
+              "machine": info, "figures": figures}  # fmt: skip
+    out = HERE / "results" / "lake_bench_sql_export.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    table = Table(title=f"rlvr sql -o: {rows:,} rows ({info['cpus']} CPUs)")
+    for column in ("export", "wall", "peak RSS"):
+        table.add_column(column, justify="left" if column == "export" else "right")
+    for name, figure in figures.items():
+        table.add_row(name, f"{figure['s']:.1f} s", f"{figure['peak_rss_mb']:,} MB")
+    Console().print(table)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -296,10 +357,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="number of rollouts (overrides --quick)")
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--keep", action="store_true", help="keep benchmarks/.work afterwards")
+    parser.add_argument(
+        "--sql-export",
+        type=int,
+        metavar="N",
+        help="only the `rlvr sql -o` export of N rows (issue 10; the figure is for 30,000,000)",
+    )
     parser.add_argument("--child", choices=("ingest", "dump"), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     rows = args.rows or (100_000 if args.quick else 1_000_000)
+    if args.sql_export:
+        info = machine()
+        figures = sql_export(args.sql_export)
+        info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        report_sql_export(args.sql_export, info, figures)
+        return
     if args.child:
         job = ingest if args.child == "ingest" else dump_jsonl
         print(json.dumps(job(args.work, rows, args.batch_rows)))

@@ -106,7 +106,11 @@ def sql(
     store = Lake.open(lake, create=False)
     if query is None and sys.stdin.isatty() and output is None and output_format is None:
         raise typer.Exit(Shell(store.connect()).run())
-    script = sys.stdin.read() if query in (None, "-") else query
+    try:
+        script = sys.stdin.read() if query in (None, "-") else query
+    except UnicodeDecodeError as exc:
+        raise UserError(f"standard input is not UTF-8 text ({exc.reason}) — convert it, "
+                        "e.g. iconv -f latin1 -t utf-8") from None  # fmt: skip
     run_script(store.connect(), script, fmt, output)
 
 
@@ -159,7 +163,8 @@ def run_script(
 def _chunks(script: str) -> Iterator[tuple[str, str]]:
     """("sql", one statement) / ("dot", command) / ("quit", "") in the order of ``script``."""
     pending: list[str] = []
-    for line in [*script.splitlines(), None]:
+    # Split on "\n" only: str.splitlines also breaks at \x1e, U+2028…, which a literal may hold.
+    for line in [*script.split("\n"), None]:
         command = line.strip() if line is not None else None
         if command is not None and not (command.startswith(".") and _complete(pending)):
             pending.append(line)
@@ -174,9 +179,12 @@ def _chunks(script: str) -> Iterator[tuple[str, str]]:
 
 
 def _complete(lines: list[str]) -> bool:
-    """True when ``lines`` hold no statement left open (a dot line may start here)."""
+    """True when ``lines`` hold no statement left open (a dot line may start here): empty, or
+    ending in ';' outside a string (quotes balanced; a doubled quote keeps the count even)."""
     text = "\n".join(lines).strip()
-    return not text or text.endswith(";")
+    return not text or (
+        text.endswith(";") and text.count("'") % 2 == 0 and text.count('"') % 2 == 0
+    )
 
 
 def _statements(text: str) -> list[str]:

@@ -17,6 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from engine import cli_lake, cli_sql
@@ -274,3 +276,21 @@ def test_rlvr_has_version_and_short_help() -> None:
             check=False,
         )
         assert done.returncode == 0 and done.stdout.lstrip().startswith(expected), done.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20),
+                min_size=1, max_size=5))  # fmt: skip
+def test_a_script_prints_each_statements_value_in_order(texts: list[str]) -> None:
+    # Any text (no NUL; no lone surrogate, which no UTF-8 input holds), as SQL string literals one statement per line: ';', '.quit', quotes and
+    # newlines inside a literal never split a statement or become a dot command.
+    import contextlib
+    import io
+
+    import duckdb
+
+    script = "\n".join("SELECT '" + t.replace("'", "''") + "' AS v;" for t in texts)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli_sql.run_script(duckdb.connect(), script, cli_sql.OutputFormat.json, None)
+    assert [json.loads(line)["v"] for line in out.getvalue().split("\n")[:-1]] == texts

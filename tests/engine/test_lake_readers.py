@@ -73,6 +73,10 @@ def test_readme_calls_with_a_write_in_flight(tmp_path: Path, monkeypatch) -> Non
         temp.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     counts = readme_calls(lake.root)
     assert counts == {"polars": 6, "pyarrow": 6, "duckdb": 6, "datasets": 3}
+    report = lake.check()  # ...and `rlvr lake check` still finds each one
+    assert [(p.kind, p.path.name.endswith(".parquet.partial")) for p in report.problems] == [
+        ("temp", True)
+    ] * 3
 
 
 WRITER = textwrap.dedent(

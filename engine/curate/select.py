@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class FunnelRow:
     step: str
     kept: int
     dropped: int
+    seconds: float = 0.0  # time spent in the step
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,7 +196,7 @@ def _stream(
     folder: Path,
     progress: bool,
 ) -> tuple[list[dict[str, Any]], int, str]:
-    counts = [{"step": step.name, "kept": 0, "dropped": 0} for step in steps]
+    counts = [{"step": step.name, "kept": 0, "dropped": 0, "seconds": 0.0} for step in steps]
     total = rows = 0
     digest = hashlib.sha256()
     writer: pq.ParquetWriter | None = None
@@ -216,9 +218,7 @@ def _stream(
         schema = con.sql(candidates_sql(len(runs), recipe.unit), params=runs).limit(0)
         writer = pq.ParquetWriter(folder / "data.parquet", schema.to_arrow_table().schema)
     writer.close()
-    for row in counts:
-        row["input"] = row["kept"] + row["dropped"]
-    counts.insert(0, {"step": "input", "kept": total, "dropped": 0, "input": total})
+    counts.insert(0, {"step": "input", "kept": total, "dropped": 0, "seconds": 0.0})
     return counts, rows, digest.hexdigest()
 
 
@@ -228,7 +228,9 @@ def _apply(steps: tuple[Step, ...], batch: pa.RecordBatch, counts: list[dict]) -
     for step, count in zip(steps, counts, strict=True):
         if frame.height == 0:
             break
+        start = time.perf_counter()
         mask = step.keep(frame)
+        count["seconds"] += time.perf_counter() - start
         kept = int(mask.sum())
         count["kept"] += kept
         count["dropped"] += frame.height - kept
@@ -307,7 +309,7 @@ def _lineage(
             "steps": recipe.step_params(),
             "text": recipe.text,
         },
-        "funnel": [{"step": f["step"], "kept": f["kept"], "dropped": f["dropped"]} for f in funnel],
+        "funnel": [{**f, "seconds": round(f["seconds"], 3)} for f in funnel],
         "input_rows": funnel[0]["kept"],
         "rows": rows,
         "rows_sha256": digest,

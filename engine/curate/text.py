@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import numpy as np
+import polars as pl
 import xxhash
 
 __all__ = [
@@ -77,3 +79,102 @@ def shingles(text: str | None, size: int) -> Iterable[str]:
     if len(tokens) <= size:
         return [" ".join(tokens)]
     return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+
+
+# -- the same measures over a whole batch, in polars (Rust regex, all cores) --------------------
+# Selection runs these; the scalar functions above are their reference (tests check they agree).
+
+_WORD_RX = r"\w+"
+_PARAGRAPH_RX = r"\n\s*\n"
+_FENCE_RX = r"(?m)^\s*(```|~~~)"
+
+
+def words_series(texts: pl.Series) -> pl.Series:
+    return texts.fill_null("").str.to_lowercase().str.extract_all(_WORD_RX)
+
+
+def ngram_matrix(texts: pl.Series, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every text's word n-grams as 64-bit hashes: ``(hashes, row of each hash, windows per
+    row)``. Words are hashed once (polars), n-grams are a random linear combination of their
+    words' hashes (numpy, wrapping uint64): no n-gram string is ever built."""
+    tokens = words_series(texts)
+    lengths = tokens.list.len().to_numpy().astype(np.int64)
+    words_hashed = tokens.explode().drop_nulls().hash(seed=0).to_numpy()
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    windows = np.maximum(lengths - n + 1, 0)
+    total = len(words_hashed) - n + 1
+    if total <= 0 or not windows.any():
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), windows
+    weights = _WEIGHTS[:n]
+    grams = np.zeros(total, dtype=np.uint64)
+    for j in range(n):
+        grams += words_hashed[j : j + total] * weights[j]
+    rows = np.repeat(np.arange(len(lengths)), windows)
+    positions = np.arange(int(windows.sum())) - np.repeat(np.cumsum(windows) - windows, windows)
+    return grams[starts[rows] + positions], rows, windows
+
+
+_WEIGHTS = np.random.default_rng(12).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+def repetition_scores(texts: pl.Series, n: int = 4) -> pl.Series:
+    """:func:`repetition_score` of every text."""
+    grams, rows, windows = ngram_matrix(texts, n)
+    distinct = np.zeros(len(windows), dtype=np.int64)
+    if len(grams):
+        pairs = pl.DataFrame({"row": rows, "gram": grams})
+        counted = pairs.group_by("row").agg(pl.col("gram").n_unique().alias("d"))
+        distinct[counted["row"].to_numpy()] = counted["d"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(windows > 0, 1.0 - distinct / np.maximum(windows, 1), 0.0)
+    return pl.Series("rep", scores)
+
+
+def longest_paragraphs(texts: pl.Series) -> pl.Series:
+    """:func:`longest_paragraph_words` of every text."""
+    parts = texts.fill_null("").str.replace_all(_PARAGRAPH_RX, "\x00").str.split("\x00")
+    return parts.list.eval(pl.element().str.count_matches(_WORD_RX)).list.max().fill_null(0)
+
+
+def code_blocks(texts: pl.Series) -> pl.Series:
+    """:func:`has_code_block` of every text."""
+    return texts.fill_null("").str.contains(_FENCE_RX)
+
+
+def normalized_hashes(texts: pl.Series) -> pl.Series:
+    """A 64-bit hash of :func:`normalized_text` (exact-duplicate keys; stable within a run)."""
+    collapsed = texts.fill_null("").str.replace_all(r"\s+", " ").str.strip_chars(" ")
+    return collapsed.hash(seed=0)
+
+
+def language_shares(
+    texts: pl.Series, target: str, scripts: dict[str, str], not_prose: str
+) -> pl.Series:
+    """``verifiers.language.language_share`` of every text (None where there is no word)."""
+    prose = texts.fill_null("").str.replace_all(f"(?s){not_prose}", " ")
+    frame = pl.DataFrame({"t": prose})
+    counts = frame.select(
+        [pl.col("t").str.count_matches(pattern).alias(name) for name, pattern in scripts.items()]
+    )
+    total = counts.sum_horizontal()
+    return pl.select(
+        pl.when(total > 0).then(counts[target] / total).otherwise(None).alias("share")
+    ).to_series()
+
+
+def shingle_hashes(texts: pl.Series, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat 64-bit hashes of every text's word ``size``-shingles (:func:`shingles`; a text
+    shorter than ``size`` words is one shingle), with row offsets: rensa's digest-matrix input."""
+    grams, rows, windows = ngram_matrix(texts, size)
+    short = np.flatnonzero(windows == 0)
+    if len(short):  # one shingle for each short text: the hash of its words joined
+        joined = words_series(texts[short.tolist()]).list.join(" ").hash(seed=1).to_numpy()
+        grams = np.concatenate([grams, joined.astype(np.uint64)])
+        rows = np.concatenate([rows, short])
+        order = np.argsort(rows, kind="stable")
+        grams, rows = grams[order], rows[order]
+    counts = np.maximum(windows, 1).astype(np.uint64)
+    offsets = np.zeros(len(windows) + 1, dtype=np.uint64)
+    np.cumsum(counts, out=offsets[1:])
+    return grams, offsets

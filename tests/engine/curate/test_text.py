@@ -1,0 +1,43 @@
+"""The batch (polars) text measures agree with their scalar references on any text."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.curate import text as tx
+from engine.curate.steps import _NOT_PROSE
+from verifiers.language import SCRIPTS, language_share
+
+# Pieces that exercise every rule: scripts, blank lines, fences, LaTeX, identifiers, repeats.
+PIECES = ["We", "add", "the", "加", "数字", "слово", "x_1", "\\frac", "```", "~~~", "`c`", "\n",
+          "\n\n", "\n  \n", " ", "  ", "2", "ab12", "É", ".", "{", "}"]  # fmt: skip
+texts = st.lists(st.sampled_from(PIECES), max_size=40).map(" ".join) | st.none()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=6))
+def test_batch_measures_match_the_scalar_ones(batch: list[str | None]) -> None:
+    series = pl.Series(batch, dtype=pl.String)
+    assert tx.repetition_scores(series).to_list() == pytest.approx(
+        [tx.repetition_score(t) for t in batch])  # fmt: skip
+    assert tx.longest_paragraphs(series).to_list() == [tx.longest_paragraph_words(t) for t in batch]
+    assert tx.code_blocks(series).to_list() == [tx.has_code_block(t) for t in batch]
+    for target in ("en", "zh"):
+        shares = tx.language_shares(series, target, SCRIPTS, _NOT_PROSE).to_list()
+        assert shares == pytest.approx([language_share(t or "", target) for t in batch])
+    keys = tx.normalized_hashes(series).to_list()
+    for i, a in enumerate(batch):
+        for j, b in enumerate(batch):
+            same = tx.normalized_text(a) == tx.normalized_text(b)
+            assert (keys[i] == keys[j]) == same
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(texts, min_size=1, max_size=5), st.integers(1, 6))
+def test_shingle_hashes_count_the_shingles(batch: list[str | None], size: int) -> None:
+    flat, offsets = tx.shingle_hashes(pl.Series(batch, dtype=pl.String), size)
+    counts = [len(list(tx.shingles(t, size))) for t in batch]
+    assert list(offsets[1:] - offsets[:-1]) == counts and len(flat) == sum(counts)

@@ -47,6 +47,7 @@ __all__ = ["DATASETS", "FunnelRow", "Selection", "dataset_path", "read_lineage",
 
 DATASETS = "datasets"
 BATCH_ROWS = 8192
+MEMORY_LIMIT = "2GB"  # DuckDB's share; the batches in flight and the dedup state come on top
 _NEEDS_VERDICTS = ("correct", "pass_rate")
 
 
@@ -95,7 +96,7 @@ def select(
     final = dataset_path(lake, name)
     if final.exists() and not replace:
         raise UserError(f"dataset {name!r} exists — pick another --name, or pass --replace")
-    con = lake.connect()
+    con = _connect(lake)
     _check_sources(con, list(runs), recipe)
     steps = recipe.fresh_steps()
     context = Context(benchmark_texts=_benchmarks(con, steps), unit=recipe.unit)
@@ -118,6 +119,17 @@ def select(
     funnel = tuple(FunnelRow(**row) for row in lineage["funnel"])
     return Selection(name=name, path=final, rows=rows, input_rows=lineage["input_rows"],
                      funnel=funnel, run_id=run_id, lineage=lineage)  # fmt: skip
+
+
+def _connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """The lake's views, with the sort of the candidates held to ``MEMORY_LIMIT``: beyond it
+    DuckDB spills to the lake's own scratch folder (never ``./.tmp`` in the user's cwd)."""
+    con = lake.connect()
+    scratch = lake.root / ".rlvr" / "duckdb-tmp"
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET temp_directory = '" + str(scratch).replace("'", "''") + "'")
+    con.execute("SET preserve_insertion_order = true")
+    return con
 
 
 def _check_sources(con: duckdb.DuckDBPyConnection, runs: list[str], recipe: Recipe) -> None:

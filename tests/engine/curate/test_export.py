@@ -136,3 +136,29 @@ def test_sft_rows_render_with_assistant_only_masks(selected, tmp_path) -> None:
             row["messages"][0]["content"] in ignored
             and row["messages"][0]["content"] not in trained
         )
+
+
+def _cli(argv: list[str]) -> int:
+    from engine.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_cli_export_and_its_mistakes(selected, tmp_path, capsys) -> None:
+    lake = ["--lake", str(selected.root)]
+    out = tmp_path / "cli"
+    assert _cli(["export", "sft", "--format", "sharegpt", "-o", str(out), *lake]) == 0
+    assert load(out / "data" / "train.parquet").column_names == ["conversations"]
+    capsys.readouterr()
+    for argv, message in [
+        (["export", "sft", "--format", "grpo", "-o", str(out)], "exists"),
+        (["export", "nope", "--format", "grpo", "-o", str(tmp_path / "n")], "no dataset 'nope'"),
+    ]:
+        assert _cli([*argv, *lake]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "n").exists()

@@ -176,3 +176,30 @@ def test_plain_numbers_are_compared_without_the_verifier(lake, monkeypatch) -> N
         R(status=WRONG, extracted="2.0")]})  # fmt: skip
     assert metric_value(run_metrics(lake, GEN), "maj@4") == 0.5  # "2" and "2.0" are one answer
     assert asked == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_cli_eval_formats(fixture_lake, capsys, fmt: str) -> None:
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--lake", str(fixture_lake.root), "--run", GEN, "--format", fmt])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    if fmt == "csv":
+        frame = pl.read_csv(out.encode())
+        assert frame.columns == ["run_id", "dataset", "metric", "k", "value", "se", "count"]
+        assert frame.filter(pl.col("metric") == "pass@1")["value"][0] == pytest.approx(0.375)
+    else:
+        assert "maj@4" in out and "0.4167" in out
+
+
+def test_cli_eval_unknown_run_exits_2(fixture_lake, capsys) -> None:
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--lake", str(fixture_lake.root), "--run", "nope"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: no rollouts for run 'nope' — list the runs with `rlvr runs`"
+    )

@@ -455,3 +455,26 @@ def test_a_result_over_the_reply_cap_is_ole_not_a_judge_crash() -> None:
     assert_wrong(v)
     assert v.detail["tests"][0]["code"] == "OLE", v.detail
     assert_right(verify_code(ONE_TEST, QUICK, config=CodeConfig(extract="raw")))
+
+
+@pytest.mark.parametrize(
+    ("attack", "wrong"),
+    [
+        # at import time, before the judge could have announced itself: never "no reward"
+        ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + QUICK, True),
+        ("import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n" + QUICK, True),
+        # from a thread, a moment later (during the setup, the test or after the verdict)
+        (
+            "import os, signal, threading\n"
+            "threading.Timer(0.002, os.kill, (os.getppid(), signal.SIGKILL)).start()\n" + QUICK,
+            False,
+        ),
+    ],
+)
+def test_c3_killing_the_judge_is_the_candidates_failure_never_ours(attack, wrong) -> None:
+    config = CodeConfig(extract="raw", test_cpu_s=0.5)
+    for _ in range(3):  # a race in the old order (fork, then `ready`): repeat
+        v = verify_code(ONE_TEST, attack, config=config)
+        assert v.reward is not None and v.status != "unverifiable", v.detail
+        if wrong:
+            assert_wrong(v)

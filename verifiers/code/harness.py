@@ -800,7 +800,8 @@ def _fork(doc, chan_fd):
         os.dup2(req_r, 3)
         os.dup2(rep_w, 4)
         os.closerange(5, 1 << 16)  # the channel, the pipes' other ends: nothing else is open
-        Candidate(doc, 3, 4).serve()
+        if os.read(3, 1) == b"g":  # the judge has announced itself (`ready`): see `main`
+            Candidate(doc, 3, 4).serve()
     finally:
         os._exit(0)
 
@@ -891,6 +892,9 @@ def main():
         import random
     chan = Channel(chan_fd, doc["nonce"])
     chan.send({"t": "ready"})
+    # Only now may the program load: a candidate that killed or stopped this process before
+    # `ready` would make the run a fault of ours (SE, no reward) instead of its own failure.
+    os.write(wfd, b"g")
     judge(doc, chan, Remote(pid, wfd, rfd, doc["test_cpu_s"], doc["test_wall_s"]))
     os._exit(0)  # the candidate process goes with the jail
 

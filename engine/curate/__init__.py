@@ -6,8 +6,17 @@
 """
 
 from engine.curate.recipe import BUILTIN, Recipe, load_recipe, parse_recipe
-from engine.curate.select import Selection, read_lineage, select
+from engine.curate.select import Selection, datasets_from, read_lineage, select
 from engine.curate.steps import STEPS
 
-__all__ = ["BUILTIN", "STEPS", "Recipe", "Selection", "load_recipe", "parse_recipe",
-           "read_lineage", "select"]  # fmt: skip
+__all__ = [
+    "BUILTIN",
+    "STEPS",
+    "Recipe",
+    "Selection",
+    "datasets_from",
+    "load_recipe",
+    "parse_recipe",
+    "read_lineage",
+    "select",
+]

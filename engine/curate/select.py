@@ -43,7 +43,15 @@ from engine.curate.steps import Context, Decontaminate, Step
 from engine.errors import UserError
 from engine.lake import Lake
 
-__all__ = ["DATASETS", "FunnelRow", "Selection", "dataset_path", "read_lineage", "select"]
+__all__ = [
+    "DATASETS",
+    "FunnelRow",
+    "Selection",
+    "dataset_path",
+    "datasets_from",
+    "read_lineage",
+    "select",
+]
 
 DATASETS = "datasets"
 BATCH_ROWS = 8192
@@ -81,6 +89,18 @@ def read_lineage(lake: Lake, name: str) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no dataset {name!r} in the lake — make one with `rlvr select`")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def datasets_from(lake: Lake, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The lineage of every dataset in the lake (those selected from ``run_id`` when given),
+    by name: what a report shows as the selection funnel of a run."""
+    found = []
+    for path in sorted((lake.root / DATASETS).glob("*/lineage.json")):
+        lineage = json.loads(path.read_text(encoding="utf-8"))
+        sources = [source["run_id"] for source in lineage.get("source_runs", [])]
+        if run_id is None or run_id in sources:
+            found.append(lineage)
+    return found
 
 
 def select(

@@ -154,3 +154,12 @@ def test_cli_select_prints_the_funnel_and_eval_prints_metrics(lake, capsys) -> N
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     pass1 = next(r for r in rows if r["metric"] == "pass@1")
     assert pass1["dataset"] == "demo" and pass1["value"] == pytest.approx((3 / 4 + 2 / 3 + 1) / 3)
+
+
+def test_datasets_from_a_run(lake) -> None:
+    from engine.curate import datasets_from
+
+    _lake(lake)
+    select(lake, [GEN], load_recipe("r1-sft"), "a")
+    assert [d["name"] for d in datasets_from(lake, GEN)] == ["a"]
+    assert datasets_from(lake, "another-run") == []

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from engine import ids
+from engine.errors import UserError
 from engine.interrupt import INTERRUPTED_MESSAGE, Interrupted, StopFlag, stop_on_signals
 from engine.lake import Lake
 
@@ -164,3 +165,31 @@ def test_stop_flag_raises_between_batches_and_restores_handlers() -> None:
     assert caught.value.signum == signal.SIGTERM and isinstance(caught.value, KeyboardInterrupt)
     assert signal.getsignal(signal.SIGTERM) is before
     assert not StopFlag()
+
+
+def test_a_run_held_by_a_live_process_cannot_be_taken_by_another(tmp_path: Path) -> None:
+    lake = Lake.open(tmp_path / "lake")
+    holder = textwrap.dedent(
+        """
+        import sys, time
+        from engine.lake import Lake
+        Lake.open(sys.argv[1]).write_run("generate", run_id="shared-run")
+        print("held", flush=True)
+        time.sleep(60)
+        """
+    )
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", holder, str(lake.root)], env=env,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match="being worked on by another process — "):
+            lake.write_run("generate", run_id="shared-run")
+        assert lake.stale_runs() == set()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert lake.stale_runs() == {"shared-run"}  # the holder died without finishing
+    lake.write_run("generate", run_id="shared-run")  # and the run can be resumed
+    lake.finish_run("shared-run", "done")
+    assert lake.stale_runs() == set()

@@ -344,25 +344,23 @@ def _console(file: TextIO | None = None) -> Console:
     return Console(file=file, width=None if terminal else 200)
 
 
-def rich_table(relation: duckdb.DuckDBPyRelation | pl.DataFrame) -> tuple[Table, int]:
-    """The first rows as a table (numbers right-aligned, long text cut) and how many it shows."""
-    if isinstance(relation, pl.DataFrame):
-        frame, total = relation.head(MAX_TABLE_ROWS), relation.height
-    else:
-        batches = []
-        total = 0
-        for batch in _batches(relation, MAX_TABLE_ROWS + 1):
-            batches.append(batch)
-            total += batch.num_rows
-            if total > MAX_TABLE_ROWS:
-                break
-        schema = batches[0].schema if batches else None
-        arrow = pa.Table.from_batches(batches, schema=schema) if batches else None
-        frame = pl.from_arrow(arrow) if arrow is not None else pl.DataFrame(
-            {name: [] for name in relation.columns}
-        )  # fmt: skip
+def rich_table(relation: duckdb.DuckDBPyRelation) -> tuple[Table, int]:
+    """The first rows as a table (numbers right-aligned, long text cut) and how many it shows.
+
+    Reads at most ``MAX_TABLE_ROWS + 1`` rows, so a table of a huge result costs nothing more.
+    """
+    batches, total = [], 0
+    for batch in _batches(relation, MAX_TABLE_ROWS + 1):
+        batches.append(batch)
+        total += batch.num_rows
+        if total > MAX_TABLE_ROWS:
+            break
+    if batches:
+        frame = pl.from_arrow(pa.Table.from_batches(batches))
         assert isinstance(frame, pl.DataFrame)
         frame = frame.head(MAX_TABLE_ROWS)
+    else:
+        frame = pl.DataFrame({name: [] for name in relation.columns})
     caption = None
     if total > MAX_TABLE_ROWS:
         caption = f"first {MAX_TABLE_ROWS} rows — use --format csv -o FILE for all"

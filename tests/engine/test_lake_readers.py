@@ -133,6 +133,11 @@ def test_compact_leaves_exactly_the_latest_row_per_id(tmp_path: Path) -> None:
         return pl.read_parquet(files, hive_partitioning=False, missing_columns="insert")
 
     assert raw("runs").height == 2 and raw("verdicts").height == 7  # running + done; r0 twice
+    latest = duckdb.sql(  # the README's latest-row query, as written, on the raw files
+        f"SELECT * FROM read_parquet('{lake.root}/runs/**/*.parquet', hive_partitioning = true) "
+        "QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY created_at DESC) = 1"
+    ).pl()
+    assert latest["status"].to_list() == ["done"]
     before = lake.connect().execute("SELECT * FROM verdicts ORDER BY rollout_id").fetchall()
     reports = {table: lake.compact(table) for table in ("runs", "verdicts")}
     assert reports["runs"].rows_dropped == 1 and reports["verdicts"].rows_dropped == 1

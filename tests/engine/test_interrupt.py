@@ -193,3 +193,26 @@ def test_a_run_held_by_a_live_process_cannot_be_taken_by_another(tmp_path: Path)
     lake.write_run("generate", run_id="shared-run")  # and the run can be resumed
     lake.finish_run("shared-run", "done")
     assert lake.stale_runs() == set()
+
+
+def test_after_a_stop_signal_unfinished_work_and_fault_verdicts_are_dropped(monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine import score
+    from verifiers.verdict import Verdict
+
+    stop = StopFlag()
+
+    def judged_while_interrupted(name, prompt, response, **options):
+        index = int(response)
+        if index == 2:
+            stop.signum = signal.SIGINT  # Ctrl-C lands while rollout 2 is judged...
+        if index >= 2:  # ...and reaches the verifier's worker processes too: our fault, not WA
+            return Verdict(status="error", reward=None, verifier=name)
+        return Verdict(status="correct", reward=1.0, verifier=name)
+
+    monkeypatch.setattr(score.registry, "score", judged_while_interrupted)
+    batch = [("math", {"rollout_id": f"r{i}", "completion": str(i)}, {}) for i in range(200)]
+    with ThreadPoolExecutor(1) as pool:
+        rows = score._judge_batch(pool, batch, score.ScoreConfig(workers=1), stop)
+    assert [(r["rollout_id"], r["status"]) for r in rows] == [("r0", "correct"), ("r1", "correct")]

@@ -162,3 +162,12 @@ def test_cli_export_and_its_mistakes(selected, tmp_path, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fmt"), [("sft", "sft-messages"), ("sft", "prompt-completion"), ("rl", "grpo")]
+)
+def test_trl_reads_the_rows_as_conversational(selected, tmp_path, dataset, fmt) -> None:
+    data_utils = pytest.importorskip("trl.data_utils")
+    ds = load(export_dataset(selected, dataset, tmp_path / "o", fmt=fmt))
+    assert all(data_utils.is_conversational(row) for row in ds)

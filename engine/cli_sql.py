@@ -29,8 +29,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from engine.errors import UserError
 from engine.lake import Lake
@@ -344,7 +345,7 @@ def _console(file: TextIO | None = None) -> Console:
     return Console(file=file, width=None if terminal else 200)
 
 
-def rich_table(relation: duckdb.DuckDBPyRelation) -> tuple[Table, int]:
+def rich_table(relation: duckdb.DuckDBPyRelation) -> tuple[RenderableType, int]:
     """The first rows as a table (numbers right-aligned, long text cut) and how many it shows.
 
     Reads at most ``MAX_TABLE_ROWS + 1`` rows, so a table of a huge result costs nothing more.
@@ -361,15 +362,16 @@ def rich_table(relation: duckdb.DuckDBPyRelation) -> tuple[Table, int]:
         frame = frame.head(MAX_TABLE_ROWS)
     else:
         frame = pl.DataFrame({name: [] for name in relation.columns})
-    caption = None
-    if total > MAX_TABLE_ROWS:
-        caption = f"first {MAX_TABLE_ROWS} rows — use --format csv -o FILE for all"
-    table = Table(caption=caption, show_lines=False)
+    table = Table(show_lines=False)
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left")
     for row in frame.iter_rows():
         table.add_row(*(_cell(value) for value in row))
-    return table, frame.height
+    if total <= MAX_TABLE_ROWS:
+        return table, frame.height
+    # A line of its own under the table (a caption would wrap to the table's width).
+    note = Text(f"first {MAX_TABLE_ROWS} rows shown — use -o FILE or --format csv for all")
+    return Group(table, note), frame.height
 
 
 def _cell(value: Any) -> str:

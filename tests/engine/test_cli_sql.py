@@ -294,3 +294,11 @@ def test_a_script_prints_each_statements_value_in_order(texts: list[str]) -> Non
     with contextlib.redirect_stdout(out):
         cli_sql.run_script(duckdb.connect(), script, cli_sql.OutputFormat.json, None)
     assert [json.loads(line)["v"] for line in out.getvalue().split("\n")[:-1]] == texts
+
+
+def test_a_table_shows_the_first_rows_and_says_so(app, lake) -> None:
+    result = invoke(app, lake, "sql", "SELECT range AS i FROM range(100000000)")  # not all read
+    assert "│ 99 │" in result.stdout and "│ 100 │" not in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "first 100 rows shown — use -o FILE or --format csv for all"
+    )

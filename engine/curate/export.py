@@ -251,5 +251,5 @@ Models: {", ".join(f"`{m}`" for m in lineage["models"]) or "unknown"}
 {lineage["recipe"]["text"].rstrip()}
 ```
 
-Lineage: `{json.dumps({"rows_sha256": lineage["rows_sha256"]})}`
+Lineage: `{json.dumps({"ids_sha256": lineage["ids_sha256"]})}`
 """

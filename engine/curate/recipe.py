@@ -36,6 +36,11 @@ __all__ = ["BUILTIN", "Recipe", "load_recipe", "parse_recipe"]
 BUILTIN_DIR = Path(__file__).parent / "recipes"
 BUILTIN = tuple(sorted(path.stem for path in BUILTIN_DIR.glob("*.yaml")))
 _TOP_KEYS = {"name", "description", "unit", "steps"}
+# The text columns a step may read, by unit.
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "rollouts": ("completion", "reasoning", "answer_text", "problem"),
+    "prompts": ("problem",),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +131,12 @@ def _step(source: str, index: int, entry: Any, unit: Unit) -> Step:
             raise UserError(f"{where}: unknown field {key!r} — fields are {', '.join(known)}")
         values[key] = _coerce(where, key, value, hints[key])
     step = cls(**values)
+    column = getattr(step, "field", None)
+    allowed = TEXT_FIELDS[unit]
+    if cls.name == "decontaminate" and unit == "rollouts":
+        allowed = (*allowed, "both")
+    if isinstance(column, str) and column not in allowed:
+        raise UserError(f"{where}: field 'field' = {column!r} — use one of {', '.join(allowed)}")
     problem = step.validate()
     if problem:
         raise UserError(f"{where}: {problem}")

@@ -344,7 +344,7 @@ def _lineage(
         "funnel": [{**f, "seconds": round(f["seconds"], 3)} for f in funnel],
         "input_rows": funnel[0]["kept"],
         "rows": rows,
-        "rows_sha256": digest,
+        "ids_sha256": digest,  # sha256 of the selected ids, in order: equal ⇔ same selection
         "rlvr_version": _rlvr_version(),
         "created_at": datetime.now(UTC).isoformat(),
     }

@@ -29,6 +29,8 @@ WRONG = "incorrect"
         ("stepz:\n  - correct\n", "unknown field 'stepz'"),
         ("steps:\n  - pass_rate: {min: 0.9, max: 0.1}\n", "need 0 ≤ min ≤ max ≤ 1"),
         ("steps: []\n", "non-empty list"),
+        ("steps:\n  - near_dedup: {field: completoin}\n", "field 'field' = 'completoin'"),
+        ("unit: prompts\nsteps:\n  - exact_dedup: {field: completion}\n", "use one of problem"),
     ],
 )
 def test_recipe_mistakes_name_the_step_and_field(text: str, message: str) -> None:
@@ -83,7 +85,7 @@ def test_reselection_is_identical_and_an_existing_name_is_refused(lake) -> None:
     second = select(lake, [GEN], load_recipe("r1-sft"), "two")
     a, b = (pl.read_parquet(s.path / "data.parquet") for s in (first, second))
     assert a.height > 0 and a.equals(b)
-    assert first.lineage["rows_sha256"] == second.lineage["rows_sha256"]
+    assert first.lineage["ids_sha256"] == second.lineage["ids_sha256"]
     with pytest.raises(UserError, match="dataset 'one' exists"):
         select(lake, [GEN], load_recipe("r1-sft"), "one")
     again = select(lake, [GEN], load_recipe("r1-sft"), "one", replace=True)

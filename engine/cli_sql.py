@@ -150,6 +150,10 @@ def run_script(
     """
     chunks = list(_chunks(script))
     last = _last_result_index(chunks)
+    if output is not None and last is None:
+        raise UserError(
+            f"no statement returns rows to write to {str(output)!r} — end with a SELECT"
+        )
     for index, (kind, text) in enumerate(chunks):
         if kind == "quit":
             return

@@ -102,6 +102,7 @@ def test_o_gets_the_last_result_and_stdout_the_earlier_ones(app, lake, tmp_path)
         (["SELECT [1, 2] AS l", "-f", "csv"], "CSV has no nested values"),  # nested to CSV
         (["SELECT [1, 2] AS l", "-o", "{tmp}/nested.csv"], "CSV has no nested values"),
         (["SELECT 1", "-f", "parquet"], "needs a file"),  # parquet to a terminal
+        (["CREATE VIEW v AS SELECT 1", "-o", "{tmp}/v.csv"], "no statement returns rows"),
     ],
 )
 def test_output_mistakes_are_one_line_errors(app, lake, tmp_path, args, message) -> None:
@@ -234,8 +235,12 @@ def test_shell_has_the_lake_views_dot_commands_and_history(shell) -> None:
     shell.type(b".tables\r")
     out = shell.expect("verdicts")
     assert "prompts" in out and "rollouts" in out and "prompt_scores" in out
-    shell.type(b"\r")  # Enter on an empty line: nothing happens, the shell waits
+    shell.mark = len(shell.seen)
+    shell.type(b"\r")  # Enter on an empty line: nothing happens but a new prompt
     shell.settle()
+    assert bytes(shell.seen[shell.mark :]).strip() == b"rlvr D"
+    shell.type(b".schema prompts\r")
+    shell.expect("problem")
     shell.type(b"SELECT count(*) * 1000 + 7 AS n FROM prompts;\r")
     shell.expect("3007")
     shell.type(b"\x1b[A\r")  # arrow up: the last statement again, from the history

@@ -303,10 +303,12 @@ def synthesize(
     seed: int = 0,
     split: str = "train",
     difficulty: str | Knobs = "easy",
+    allow_fewer: bool = False,
 ) -> list[Problem]:
     """``n`` distinct problems of ``task`` in ``split``, the same list for the same arguments.
 
-    Raises UserError when the difficulty's problem space cannot supply ``n`` distinct problems.
+    Raises UserError when the difficulty's problem space cannot supply ``n`` distinct problems,
+    unless ``allow_fewer`` (then it returns all it found).
     """
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: unknown — use train or test")
@@ -325,6 +327,8 @@ def synthesize(
             stale = 0
             if len(found) == n:
                 return list(found.values())
+    if allow_fewer:
+        return list(found.values())
     raise UserError(
         f"only {len(found)} distinct {task} problems found for --split {split} at this difficulty "
         f"— lower --n or raise the difficulty (e.g. --difficulty medium)"

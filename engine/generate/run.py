@@ -29,7 +29,7 @@ from engine import ids
 from engine.errors import UserError
 from engine.generate import Backend, Prompt, Sample, SamplingParams, get_backend
 from engine.generate.templates import TEMPLATES, build_prompt, join_reasoning, split_think
-from engine.generate.verify_stream import VerifyStream
+from engine.generate.verify_stream import VerifyStream, start_pool
 from engine.interrupt import stop_on_signals
 from engine.lake import Lake
 from engine.score import ScoreConfig
@@ -119,35 +119,27 @@ def generate(
     done = _check_resume(lake, run_id, config)
     todo = [p for p in prompts if any((p["prompt_id"], j) not in done
                                       for j in range(config.sampling.n))]  # fmt: skip
-    backend = backend or get_backend(config.backend, model=config.model, **config.backend_options)
-    warnings = tuple(backend.template_warnings()) if config.template == "chat" else ()
-    for warning in warnings:
-        (on_warning or (lambda _: None))(warning)
-    requests = {p["prompt_id"]: _request(p, config) for p in todo}
-    backend.check_prompts(list(requests.values()), config.sampling)
-    params = {**config.params(), "template_warnings": list(warnings)}
-    lake.write_run("generate", run_id=run_id, model=backend.model, backend=backend.name,
-                   params=params, seed=config.sampling.seed)  # fmt: skip
+    pool = _start_verifiers(prompts) if config.verify else None  # they warm up as the model loads
+    try:
+        backend = backend or get_backend(config.backend, model=config.model,
+                                         **config.backend_options)  # fmt: skip
+        warnings = tuple(backend.template_warnings()) if config.template == "chat" else ()
+        for warning in warnings:
+            (on_warning or (lambda _: None))(warning)
+        requests = {p["prompt_id"]: _request(p, config) for p in todo}
+        backend.check_prompts(list(requests.values()), config.sampling)
+        params = {**config.params(), "template_warnings": list(warnings)}
+        lake.write_run("generate", run_id=run_id, model=backend.model, backend=backend.name,
+                       params=params, seed=config.sampling.seed)  # fmt: skip
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
     job = _Job(lake, config, backend, run_id, done, on_progress)
     job.total = len(todo)
-    stream = _stream(lake, run_id, prompts, done, config) if config.verify else None
-    job.stream = stream
-    status = "failed"
-    try:
-        with stop_on_signals() as stop:
-            for batch in _chunks(todo, config.batch_prompts or _batch_prompts(backend, config)):
-                stop.check()  # after SIGINT/SIGTERM: the batch before was written, stop here
-                job.run_batch(batch, requests)
-        status = "done" if job.failed == 0 else "failed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        try:
-            if stream is not None:
-                stream.close(status)
-        finally:
-            lake.finish_run(run_id, status)
+    job.stream = _stream(lake, run_id, prompts, done, pool) if pool is not None else None
+    status = job.loop(todo, requests)
+    stream = job.stream
     return GenerateSummary(
         run_id=run_id, status=status, prompts=len(prompts), written=job.written,
         skipped=len(done), failed=job.failed, tokens=backend.tokens_generated - job.tokens_at_start,
@@ -167,6 +159,27 @@ class _Job:
         self.written = self.failed = self.prompts_done = self.total = 0
         self.start = time.perf_counter()
         self.tokens_at_start = backend.tokens_generated
+
+    def loop(self, todo: list[dict], requests: Mapping[str, Prompt]) -> str:
+        """Generate every batch; mark the run (and its verify run) done, failed or interrupted."""
+        status = "failed"
+        size = self.config.batch_prompts or _batch_prompts(self.backend, self.config)
+        try:
+            with stop_on_signals() as stop:
+                for batch in _chunks(todo, size):
+                    stop.check()  # after SIGINT/SIGTERM: the batch before was written, stop here
+                    self.run_batch(batch, requests)
+            status = "done" if self.failed == 0 else "failed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            try:
+                if self.stream is not None:
+                    self.stream.close(status)
+            finally:
+                self.lake.finish_run(self.run_id, status)
+        return status
 
     def run_batch(self, batch: list[dict], requests: Mapping[str, Prompt]) -> None:
         groups = self.backend.generate(
@@ -272,10 +285,15 @@ def _check_resume(lake: Lake, run_id: str, config: GenerateConfig) -> set[tuple[
     return set(frame.iter_rows())
 
 
-def _stream(lake, run_id, prompts, done, config) -> VerifyStream:
+def _start_verifiers(prompts: Sequence[Mapping[str, Any]]):
+    tasks = {p["task"] for p in prompts}
+    return start_pool(sorted({name for task in tasks for name in ScoreConfig().for_task(task)}))
+
+
+def _stream(lake, run_id, prompts, done, pool) -> VerifyStream:
     """A verify stream, first fed with this run's rollouts that have no verdict yet (resume)."""
     by_id = {p["prompt_id"]: p for p in prompts}
-    stream = VerifyStream(lake, generate_run=run_id, prompts=by_id, config=ScoreConfig(workers=2))
+    stream = VerifyStream(lake, generate_run=run_id, prompts=by_id, pool=pool)
     if done:
         rollouts = pl.scan_parquet(lake.files("rollouts", run_id)).select(
             "rollout_id", "prompt_id", "completion").unique("rollout_id").collect()  # fmt: skip

@@ -7,7 +7,8 @@ It speaks the subset of the protocol that `rlvr generate --backend openai` and m
 ``reasoning_content``, as vLLM's reasoning parsers do.
 
 Requests that arrive together are generated together: a batcher drains the queue and hands every
-waiting request with the same sampling settings to one ``backend.generate`` call (in a worker
+waiting request with the same sampling settings (the seed aside: it seeds the request's own
+samples) to one ``backend.generate`` call (in a worker
 thread, one call at a time, since a model is not thread-safe). A prompt that does not fit the
 context is a 400 with vLLM's error shape. It is a small server for tests, benchmarks and laptops,
 not a replacement for ``vllm serve``.
@@ -23,7 +24,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -82,13 +83,17 @@ def create_app(
     app = FastAPI(title="rlvr serve-model", lifespan=lifespan)
 
     async def run(prompt: Prompt, request: _Common) -> list[Sample] | JSONResponse:
+        # The request's seed names the prompt's sample streams (sample_seed(0, seed, j)), so
+        # requests with different seeds still share one SamplingParams and one batch.
         params = SamplingParams(
             n=request.n,
             temperature=request.temperature,
             top_p=request.top_p,
             max_tokens=request.max_tokens or DEFAULT_MAX_TOKENS,
-            seed=request.seed if request.seed is not None else 0,
+            seed=0,
         )
+        key = str(request.seed) if request.seed is not None else uuid.uuid4().hex
+        prompt = replace(prompt, key=key)
         job = _Job(prompt, params, asyncio.get_running_loop().create_future())
         await queue.put(job)
         try:

@@ -104,6 +104,16 @@ def test_verify_streams_verdicts_into_a_linked_verify_run(lake_with_prompts, ran
     assert set(verdicts["run_id"]) == {summary.verify_run_id}
 
 
+def test_resume_with_verify_judges_the_rollouts_left_unjudged(lake_with_prompts, random_model):
+    lake = lake_with_prompts
+    generate(lake, _config(random_model, run_id="g5", limit=2))  # 6 rollouts, no verdicts
+    summary = generate(lake, _config(random_model, run_id="g5", verify=True))
+    assert (summary.written, summary.skipped) == (12, 6)
+    verdicts = lake.scan("verdicts").collect()
+    assert set(verdicts["rollout_id"]) == set(lake.scan("rollouts").collect()["rollout_id"])
+    assert verdicts.height == 18
+
+
 def test_openai_backend_writes_the_servers_reasoning(lake_with_prompts) -> None:
     from engine.generate import Sample
     from engine.generate.serve import create_app

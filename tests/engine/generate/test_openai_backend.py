@@ -152,3 +152,27 @@ def test_a_prompt_too_long_for_the_server_is_an_error_sample(local_backend) -> N
         groups = _client(url).generate([long, TEXT], SamplingParams(n=1, max_tokens=4))
     assert groups[0][0].finish_reason == "error" and "context" in groups[0][0].error
     assert groups[1][0].finish_reason == "length"  # the other prompt is unaffected
+
+
+def test_the_server_batches_concurrent_requests_whatever_their_seeds() -> None:
+    class Slow:  # records how many prompts each generate call got
+        name, model, tokens_generated = "slow", "slow", 0
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def check_prompts(self, prompts, params) -> None: ...
+
+        def generate(self, prompts, params):
+            self.calls.append(len(prompts))
+            time.sleep(0.2)  # the next requests queue up meanwhile
+            sample = Sample(text="1", prompt_tokens=1, completion_tokens=1,
+                            finish_reason="stop", latency_ms=1.0)  # fmt: skip
+            return [[sample] * params.n for _ in prompts]
+
+    backend = Slow()
+    prompts = [Prompt(key=f"p{i}", text=f"{i} + 1 =") for i in range(12)]
+    with serving(create_app(backend)) as url:
+        groups = _client(url).generate(prompts, SamplingParams(n=1))
+    assert all(g[0].text == "1" for g in groups)
+    assert sum(backend.calls) == 12 and max(backend.calls) > 1  # one call served several

@@ -87,7 +87,8 @@ def raw_verdicts(lake: Lake) -> tuple[int, int]:
     if not files:
         return 0, 0
     query = "SELECT count(*), count(DISTINCT (rollout_id, verifier)) FROM read_parquet(?)"
-    return duckdb.execute(query, [files]).fetchone()
+    with duckdb.connect() as con:  # not the module's default connection, which other tests use
+        return con.execute(query, [files]).fetchone()
 
 
 def verify_runs(lake: Lake) -> list[dict]:

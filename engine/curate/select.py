@@ -384,7 +384,7 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return lambda rows: None
-        from rich.progress import Progress
+        from engine.progress import Progress  # rich at a terminal, plain lines elsewhere
 
         self.bar = Progress(transient=True)
         self.bar.start()

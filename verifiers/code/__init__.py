@@ -16,8 +16,8 @@ Design: why no grader trick of ../shared/docs/code-judging.md works here
   comparison happens here on decoded builtin values (C2, C4).
 - **Results travel on a private channel** written only by the harness's judge process: numbered
   records tagged with a per-run random nonce, ending with an ``end`` record. The candidate's
-  process never holds the channel's fd nor the nonce (it is forked before they are read, and the
-  judge is non-dumpable, so ``/proc/<pid>/mem`` and ``/proc/<pid>/fd`` are closed to it).
+  process never holds the channel's fd (it is closed there, and the judge is non-dumpable, so
+  ``/proc/<pid>/mem`` and ``/proc/<pid>/fd`` are closed to it).
   ``sys.exit(0)``, ``os._exit(0)``, ``raise SystemExit``, atexit tricks: a test whose call did not
   return is ``RE``, never ``AC`` (C1); printing "ACCEPTED" gains nothing (C6).
 - **Tests run in a process without candidate code** (issue 9, classes 2 and 3). The harness's

@@ -180,16 +180,18 @@ class _Run:
         return (self.by_kind.get(kind) or [None])[0]
 
 
-_CANDIDATE_KEYS = ("program", "prefix", "entry")
+_CANDIDATE_KEYS = ("program", "prefix", "entry", "nonce")
 
 
 def _run_harness(doc: dict[str, Any], limits: Limits, config: CodeConfig) -> _Run:
     nonce = secrets.token_hex(16)
-    # Part A is all the candidate's process ever holds; part B (the tests, the nonce) is read by
-    # the judge process after it forked the candidate's (the harness reads both without `json`).
+    # Part A is all the candidate's process ever holds; part B (the tests) is read by the judge
+    # process after it forked the candidate's (the harness reads both without `json`). The nonce
+    # may be in A: only the judge process holds the channel's fd.
+    doc = {**doc, "nonce": nonce}
     part_a = marshal.dumps({k: doc[k] for k in _CANDIDATE_KEYS})
-    part_b = {k: v for k, v in doc.items() if k not in _CANDIDATE_KEYS}
-    stdin = b"%016x" % len(part_a) + part_a + marshal.dumps({**part_b, "nonce": nonce})
+    part_b = marshal.dumps({k: v for k, v in doc.items() if k not in _CANDIDATE_KEYS})
+    stdin = b"%016x" % len(part_a) + part_a + part_b
     name, content = harness_files()
     job = Job(
         language="python",

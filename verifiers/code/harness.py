@@ -12,11 +12,12 @@ values), decides every assert itself and writes the only channel the verifier re
 *candidate* process is forked from it before it has read any test: it loads the program and
 answers calls, nothing else. Its whole view of the tests is the arguments of the calls it gets.
 
-1. stdin holds two marshal documents: *A* (program, prefix, entry point, candidate names) and
-   *B* (nonce, setup, tests, limits). The judge reads A exactly, makes itself non-dumpable
+1. stdin holds two marshal documents: *A* (program, prefix, entry point, nonce) and *B*
+   (setup, tests, limits, candidate names). The judge reads A exactly, makes itself non-dumpable
    (``prctl(PR_SET_DUMPABLE, 0)``: another process of the jail's uid can then neither read its
-   memory nor open its fds through ``/proc``), forks the candidate, and only then reads B. So
-   the test code, its expected values and the nonce exist only in the judge's memory.
+   memory nor open its fds through ``/proc``), sends ``ready``, forks the candidate, and only
+   then reads B. So the test code and its expected values exist only in the judge's memory, and
+   only the judge holds the channel's fd.
 2. The candidate process: stdin is ``/dev/null``, fd 1 is stderr, every other fd is closed but
    its two pipes; it loads the program into its own namespace and serves calls: a request names
    a candidate surface (``candidate``, the entry point, a class and its methods, a program
@@ -43,6 +44,7 @@ ignores everything else. A test whose call killed the candidate ends the run wit
 import _json  # the C half of json: no `re` import (start-up time is per run)
 import _thread
 import builtins
+import gc
 import marshal
 import math
 import os
@@ -494,13 +496,10 @@ def _describe(exc):
 class Candidate:
     """The forked process that loads the program and answers calls (see the module docstring)."""
 
-    def __init__(self, doc, rfd, wfd):
+    def __init__(self, doc, rfd, wfd, tns):
         self.doc, self.rfd, self.wfd = doc, rfd, wfd
         self.objects, self.entry_obj = {}, []
-        self.tns = _namespace("__tests__")  # the prompt's classes decode the arguments
-        if "class" in doc.get("prefix", ""):  # nothing else of it is needed here
-            _exec_prefix(doc["prefix"], self.tns)
-        self.trusted = _trusted_classes(self.tns)
+        self.trusted = _trusted_classes(tns)  # the prompt's classes decode the arguments
         self.ns = _namespace("solution")
         self.classes = {c.__name__: c for c in self.trusted}
 
@@ -784,7 +783,7 @@ def _no_dump():
         raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
 
 
-def _fork(doc, chan_fd):
+def _fork(doc, chan_fd, tns):
     """Fork the candidate process (it never returns here); the judge's (pid, wfd, rfd)."""
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -799,16 +798,15 @@ def _fork(doc, chan_fd):
         os.dup2(2, 1)  # what the candidate prints goes to stderr, never to the channel
         os.dup2(req_r, 3)
         os.dup2(rep_w, 4)
-        os.closerange(5, 1 << 16)  # the channel, the pipes' other ends: nothing else is open
-        if os.read(3, 1) == b"g":  # the judge has announced itself (`ready`): see `main`
-            Candidate(doc, 3, 4).serve()
+        # The channel, the pipes' other ends: nothing else stays open (up to RLIMIT_NOFILE: a
+        # fixed 65536 costs 65,000 close() calls where seccomp refuses close_range).
+        os.closerange(5, max(64, os.sysconf("SC_OPEN_MAX")))
+        Candidate(doc, 3, 4, tns).serve()
     finally:
         os._exit(0)
 
 
-def judge(doc, chan, remote):
-    tns = _namespace("__tests__")
-    _exec_prefix(doc.get("prefix", ""), tns)
+def judge(doc, chan, remote, tns):
     trusted = _trusted_classes(tns)
     classes = {c.__name__: c for c in trusted}
     _bind(doc, tns, remote, classes)
@@ -874,9 +872,17 @@ def main():
         sys.set_int_max_str_digits(0)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     _no_dump()  # before the tests are in this process's memory
-    chan_fd = os.dup(1)
+    chan = Channel(os.dup(1), part_a.pop("nonce"))
     os.dup2(2, 1)  # what the tests print goes to stderr, never to the channel
-    pid, wfd, rfd = _fork(part_a, chan_fd)
+    # `ready` before the fork: a candidate that kills or stops this process early makes its own
+    # run fail (RE/TLE), never one that "did not start" (SE, no reward).
+    chan.send({"t": "ready"})
+    # The prompt prefix (trusted, and the candidate's to read) runs before the fork: the modules
+    # it imports (`typing`: ~8 ms) are then loaded once for both processes, not once in each.
+    tns = _namespace("__tests__")
+    _exec_prefix(part_a.get("prefix", ""), tns)
+    gc.freeze()  # the candidate's collections then leave the shared pages alone (no copies)
+    pid, wfd, rfd = _fork(part_a, chan.fd, tns)
     # The candidate can write its work dir: nothing this process imports from now on (random,
     # the tests' modules) may come from there, only from the read-only standard library.
     here = os.path.dirname(os.path.abspath(sys.argv[0]))
@@ -890,12 +896,7 @@ def main():
     if doc.get("rng", True):  # the tests mention random: seed it per test
         global random
         import random
-    chan = Channel(chan_fd, doc["nonce"])
-    chan.send({"t": "ready"})
-    # Only now may the program load: a candidate that killed or stopped this process before
-    # `ready` would make the run a fault of ours (SE, no reward) instead of its own failure.
-    os.write(wfd, b"g")
-    judge(doc, chan, Remote(pid, wfd, rfd, doc["test_cpu_s"], doc["test_wall_s"]))
+    judge(doc, chan, Remote(pid, wfd, rfd, doc["test_cpu_s"], doc["test_wall_s"]), tns)
     os._exit(0)  # the candidate process goes with the jail
 
 

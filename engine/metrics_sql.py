@@ -155,15 +155,17 @@ def metrics_query(
                    stddev_samp(score) / sqrt(count(*)) AS se, count(*) AS count
             FROM maj_prompt GROUP BY ALL),
         rates AS (
-            UNPIVOT (SELECT run_id, grp,
-                            {_mean_se("no_answer_rate")}, {_mean_se("truncation_rate")},
-                            {_mean_se("format_reward")}
-                     FROM prompt_facts GROUP BY ALL)
-            ON (no_answer_rate_value, no_answer_rate_se, no_answer_rate_count) AS no_answer_rate,
-               (truncation_rate_value, truncation_rate_se, truncation_rate_count)
-                   AS truncation_rate,
-               (format_reward_value, format_reward_se, format_reward_count) AS format_reward
-            INTO NAME metric VALUE value, se, count),
+            -- INCLUDE NULLS: DuckDB's UNPIVOT drops a row when any of its values is NULL, and
+            -- the SE is NULL for a group of one prompt (the rates would vanish with it).
+            FROM (SELECT run_id, grp,
+                         {_mean_se("no_answer_rate")}, {_mean_se("truncation_rate")},
+                         {_mean_se("format_reward")}
+                  FROM prompt_facts GROUP BY ALL)
+            UNPIVOT INCLUDE NULLS ((value, se, count) FOR metric IN (
+                (no_answer_rate_value, no_answer_rate_se, no_answer_rate_count) AS no_answer_rate,
+                (truncation_rate_value, truncation_rate_se, truncation_rate_count)
+                    AS truncation_rate,
+                (format_reward_value, format_reward_se, format_reward_count) AS format_reward))),
         lengths AS (
             SELECT run_id, {by} AS grp,
                    CASE WHEN correct THEN 'correct' ELSE 'incorrect' END AS which,

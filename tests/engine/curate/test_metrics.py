@@ -203,3 +203,14 @@ def test_cli_eval_unknown_run_exits_2(fixture_lake, capsys) -> None:
     assert capsys.readouterr().err.strip() == (
         "error: no rollouts for run 'nope' — list the runs with `rlvr runs`"
     )
+
+
+def test_a_group_of_one_prompt_keeps_its_rates(lake) -> None:
+    # One prompt: every prompt-level SE is NULL; DuckDB's plain UNPIVOT dropped such rows.
+    write_run(
+        lake, [prompt_row("a")], {"0": [R(), R(status=WRONG, extracted=None, finish="length")]}
+    )
+    frame = run_metrics(lake, GEN)
+    assert metric_value(frame, "truncation_rate") == pytest.approx(0.5)
+    assert metric_value(frame, "no_answer_rate") == pytest.approx(0.5)
+    assert metric_value(frame, "format_reward") == 1.0

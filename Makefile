@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@if [ "$$(id -u)" = 0 ] && ! /usr/bin/python3 -c 'import sortedcontainers' 2>/dev/null; then \
 	  (apt-get update -qq && apt-get install -y -qq python3-sortedcontainers) >/dev/null 2>&1 \
 	  || echo "warning: could not install python3-sortedcontainers"; fi
+	@# rlvr report's browser test opens the page in Debian's chromium (Playwright drives it).
+	@if [ "$$(id -u)" = 0 ] && ! test -x /usr/bin/chromium; then \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "warning: could not install chromium"; fi
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0

@@ -45,6 +45,7 @@ def _register_commands() -> None:
         cli_lake,
         cli_model,
         cli_prompts,
+        cli_report,
         cli_rollouts,
         cli_score,
         cli_verify,
@@ -60,6 +61,7 @@ def _register_commands() -> None:
         cli_model,
         cli_curate,
         cli_rollouts,
+        cli_report,
     ):
         module.register(app)
 

@@ -24,7 +24,9 @@ import json
 import shutil
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -39,7 +41,7 @@ import pyarrow.parquet as pq
 
 from engine import ids
 from engine.curate.recipe import Recipe
-from engine.curate.steps import Context, Decontaminate, Step
+from engine.curate.steps import Context, Decontaminate, Shared, Step
 from engine.errors import UserError
 from engine.lake import Lake
 
@@ -55,6 +57,7 @@ __all__ = [
 
 DATASETS = "datasets"
 BATCH_ROWS = 8192
+THREADS = 2  # batches computed at a time (engine.curate.select.compute)
 MEMORY_LIMIT = "2GB"  # DuckDB's share; the batches in flight and the dedup state come on top
 _NEEDS_VERDICTS = ("correct", "pass_rate")
 
@@ -64,7 +67,7 @@ class FunnelRow:
     step: str
     kept: int
     dropped: int
-    seconds: float = 0.0  # time spent in the step
+    seconds: float = 0.0  # CPU seconds spent in the step (its thread's, summed over batches)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,16 +235,17 @@ def _stream(
     total = rows = 0
     digest = hashlib.sha256()
     writer: pq.ParquetWriter | None = None
+    key = "rollout_id" if recipe.unit == "rollouts" else "prompt_id"
+    batches = _batches(con, runs, recipe.unit)
     with _progress(progress, recipe.name) as advance:
-        for batch in _batches(con, runs, recipe.unit):
+        for batch, computed in _computed(steps, batches, THREADS):
             if writer is None:
                 _check_fields(steps, batch.schema.names)
                 writer = pq.ParquetWriter(folder / "data.parquet", batch.schema, compression="zstd")
             total += batch.num_rows
-            kept = _apply(steps, batch, counts)
+            kept = batch.take(pa.array(decide(steps, computed, batch.num_rows, counts), pa.int64()))
             if kept.num_rows:
                 writer.write_table(pa.Table.from_batches([kept]))
-                key = "rollout_id" if recipe.unit == "rollouts" else "prompt_id"
                 for value in kept.column(key).to_pylist():
                     digest.update(value.encode() + b"\n")
                 rows += kept.num_rows
@@ -254,21 +258,73 @@ def _stream(
     return counts, rows, digest.hexdigest()
 
 
-def _apply(steps: tuple[Step, ...], batch: pa.RecordBatch, counts: list[dict]) -> pa.RecordBatch:
+# What one step computed over a batch: the batch positions it saw, and its keep mask there
+# (row-local steps) or its features there (stateful steps).
+Computed = list[tuple[np.ndarray, Any, float]]
+
+
+def compute(steps: tuple[Step, ...], batch: pa.RecordBatch) -> Computed:
+    """Everything about ``batch`` that does not depend on other batches: each row-local step's
+    mask over the rows that passed the row-local steps before it, and each stateful step's
+    features over the same rows (a superset of those its ``decide`` will see). The costly text
+    work is all here, so batches can be computed in parallel; :func:`decide` then applies the
+    steps in order. The two together equal applying each step's ``keep`` in turn."""
     frame = pl.from_arrow(pa.Table.from_batches([batch]))
-    index = np.arange(batch.num_rows)
-    for step, count in zip(steps, counts, strict=True):
+    shared = Shared(np.arange(batch.num_rows))
+    out: Computed = []
+    for step in steps:
+        start = time.thread_time()
         if frame.height == 0:
+            out.append((shared.rows, None, 0.0))
+        elif step.stateful:
+            out.append((shared.rows, step.features(frame, shared), time.thread_time() - start))
+        else:
+            mask = step.keep(frame, shared).to_numpy()
+            out.append((shared.rows, mask, time.thread_time() - start))
+            frame = frame.filter(mask)
+            shared.rows = shared.rows[mask]
+    return out
+
+
+def decide(
+    steps: tuple[Step, ...], computed: Computed, n_rows: int, counts: list[dict]
+) -> np.ndarray:
+    """Apply the steps in order to a batch of ``n_rows`` from what :func:`compute` found,
+    counting each step's kept and dropped rows; the positions of the rows kept."""
+    alive = np.arange(n_rows)
+    for step, (seen, payload, cpu_s), count in zip(steps, computed, counts, strict=True):
+        if len(alive) == 0:
             break
-        start = time.perf_counter()
-        mask = step.keep(frame)
-        count["seconds"] += time.perf_counter() - start
+        start = time.thread_time()
+        at = np.searchsorted(seen, alive)  # the stateful steps before only dropped rows
+        mask = step.decide(step.take(payload, at)) if step.stateful else payload[at]
+        count["seconds"] += cpu_s + time.thread_time() - start
         kept = int(mask.sum())
         count["kept"] += kept
-        count["dropped"] += frame.height - kept
-        frame = frame.filter(mask)
-        index = index[mask.to_numpy()]
-    return batch.take(pa.array(index, pa.int64()))
+        count["dropped"] += len(alive) - kept
+        alive = alive[mask]
+    return alive
+
+
+def _computed(
+    steps: tuple[Step, ...], batches: Iterator[pa.RecordBatch], threads: int
+) -> Iterator[tuple[pa.RecordBatch, Computed]]:
+    """``(batch, compute(steps, batch))`` in order, ``threads`` batches computed at a time
+    (polars and numpy release the GIL, so two threads use both cores of a small machine)."""
+    if threads <= 1:
+        for batch in batches:
+            yield batch, compute(steps, batch)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="select") as pool:
+        in_flight: deque[tuple[pa.RecordBatch, Future[Computed]]] = deque()
+        for batch in batches:
+            if len(in_flight) > threads:  # bounded: a few batches in memory at a time
+                done, future = in_flight.popleft()
+                yield done, future.result()
+            in_flight.append((batch, pool.submit(compute, steps, batch)))
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, future.result()
 
 
 def _check_fields(steps: tuple[Step, ...], columns: list[str]) -> None:

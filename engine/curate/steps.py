@@ -28,7 +28,7 @@ from verifiers import language
 from verifiers.format import verify_format
 from verifiers.language import SCRIPTS
 
-__all__ = ["STEPS", "Context", "Step"]
+__all__ = ["STEPS", "Context", "Shared", "Step"]
 
 Unit = Literal["rollouts", "prompts"]
 # What verifiers.language does not count as words (LaTeX, code, identifiers); the batch version
@@ -45,15 +45,56 @@ class Context:
     unit: Unit
 
 
+class Shared:
+    """What the steps of one batch compute once and share: the word hashes of a column (the
+    repetition score and the MinHash shingles both read the completion's words). ``rows`` are
+    the batch positions of the frame a step is given; the driver keeps it current."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self._words: dict[str, tuple[np.ndarray, tx.WordHashes]] = {}
+
+    def words(self, field_name: str, texts: pl.Series) -> tx.WordHashes:
+        hit = self._words.get(field_name)
+        if hit is not None and np.isin(self.rows, hit[0], assume_unique=True).all():
+            return hit[1].subset(np.searchsorted(hit[0], self.rows))
+        words = tx.WordHashes.of(texts)
+        self._words[field_name] = (self.rows, words)
+        return words
+
+
+def _words(shared: Shared | None, field_name: str, texts: pl.Series) -> tx.WordHashes:
+    return shared.words(field_name, texts) if shared is not None else tx.WordHashes.of(texts)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Step:
+    """A predicate over rows. A row-local step decides each row alone (``keep``); a stateful
+    one (``stateful = True``) computes per-row ``features`` alone, then ``decide``s over them in
+    the selection's order, remembering what it kept — so the costly part of every step can run
+    on batches in parallel while the decisions stay in order (engine.curate.select)."""
+
     name: ClassVar[str]
     units: ClassVar[tuple[Unit, ...]] = ("rollouts",)
+    stateful: ClassVar[bool] = False
 
     def prepare(self, context: Context) -> None:
         """Called once before the first batch."""
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
+        if self.stateful:
+            return _mask(self.decide(self.features(batch, shared)))
+        raise NotImplementedError
+
+    def features(self, batch: pl.DataFrame, shared: Shared | None = None) -> Any:
+        """Stateful steps: what ``decide`` needs of each row, indexable by row positions."""
+        raise NotImplementedError
+
+    def take(self, features: Any, rows: np.ndarray) -> Any:
+        return features[rows]
+
+    def decide(self, features: Any) -> np.ndarray:
+        """Stateful steps: keep or drop each row, in order, given the rows kept before."""
         raise NotImplementedError
 
     def validate(self) -> str | None:
@@ -78,7 +119,7 @@ class Correct(Step):
 
     name = "correct"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         return batch["correct"].fill_null(False)
 
 
@@ -88,7 +129,7 @@ class NotTruncated(Step):
 
     name = "not_truncated"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         return (batch["finish_reason"] != "length").fill_null(True)
 
 
@@ -102,16 +143,20 @@ class Format(Step):
     prefilled_think: bool = False
     answer_tags: bool = False
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
-        rewards = [
-            reward
-            if reward is not None
-            else verify_format(
-                text, prefilled_think=self.prefilled_think, answer_tags=self.answer_tags
-            ).reward
-            for reward, text in zip(batch["format_reward"], batch["completion"], strict=True)
-        ]
-        return _mask([r is not None and r >= self.min_reward for r in rewards])
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
+        rewards = batch["format_reward"]
+        missing = rewards.is_null().to_numpy()
+        if missing.any():  # the verifier runs only where no format verdict was stored
+            rows = np.flatnonzero(missing)
+            texts = batch["completion"].gather(rows).to_list()
+            scored = [
+                verify_format(
+                    text, prefilled_think=self.prefilled_think, answer_tags=self.answer_tags
+                ).reward
+                for text in texts
+            ]
+            rewards = rewards.cast(pl.Float64).scatter(rows, pl.Series(scored, dtype=pl.Float64))
+        return (rewards >= self.min_reward).fill_null(False).alias("keep")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +174,7 @@ class Language(Step):
             return f"target {self.target!r} is not one of {', '.join(SCRIPTS)}"
         return None if 0 <= self.threshold <= 1 else "threshold must be within [0, 1]"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         shares = tx.language_shares(_text(batch, self.field), self.target, SCRIPTS, _NOT_PROSE)
         return (shares >= self.threshold).fill_null(True)
 
@@ -142,7 +187,7 @@ class NoLongParagraphs(Step):
     max_words: int = 400
     field: str = "reasoning"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         return tx.longest_paragraphs(_text(batch, self.field)) <= self.max_words
 
 
@@ -154,7 +199,7 @@ class NoCodeBlocks(Step):
     allow_tasks: tuple[str, ...] = ("code",)
     field: str = "reasoning"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         allowed = batch["task"].is_in(list(self.allow_tasks)).fill_null(False)
         return allowed | ~tx.code_blocks(_text(batch, self.field))
 
@@ -168,8 +213,11 @@ class NoRepetition(Step):
     max_score: float = 0.5
     field: str = "completion"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
-        return tx.repetition_scores(batch[self.field], self.n) <= self.max_score
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
+        texts = batch[self.field]
+        return (
+            tx.repetition_scores(texts, self.n, _words(shared, self.field, texts)) <= self.max_score
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +228,7 @@ class Length(Step):
     min_tokens: int = 0
     max_tokens: int | None = None
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         tokens = batch["tokens"]
         upper = self.max_tokens if self.max_tokens is not None else 2**62
         return ((tokens >= self.min_tokens) & (tokens <= upper)).fill_null(False)
@@ -192,15 +240,19 @@ class ExactDedup(Step):
 
     name = "exact_dedup"
     units = BOTH
+    stateful = True
     field: str = "completion"
     seen: set[int] = dc_field(default_factory=set, init=False, repr=False, compare=False)
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def features(self, batch: pl.DataFrame, shared: Shared | None = None) -> np.ndarray:
+        return tx.normalized_hashes(batch[self.field]).to_numpy()
+
+    def decide(self, features: np.ndarray) -> np.ndarray:
         keep = []
-        for key in tx.normalized_hashes(batch[self.field]).to_list():
+        for key in features.tolist():
             keep.append(key not in self.seen)
             self.seen.add(key)
-        return _mask(keep)
+        return np.array(keep, dtype=bool)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +271,7 @@ class NearDedup(Step):
 
     name = "near_dedup"
     units = BOTH
+    stateful = True
     field: str = "completion"
     threshold: float = 0.8
     num_perm: int = 128
@@ -239,20 +292,29 @@ class NearDedup(Step):
         weights = np.random.default_rng(self.seed).integers(1, 2**63, size=rows, dtype=np.uint64)
         self._state.update(bands=[{} for _ in range(self.num_bands)], kept=[], weights=weights | 1)
 
-    def _signatures(self, texts: pl.Series) -> np.ndarray:
-        flat, offsets = tx.shingle_hashes(texts, self.shingle)
+    def _signatures(self, texts: pl.Series, words: tx.WordHashes) -> np.ndarray:
+        flat, offsets = tx.shingle_hashes(texts, self.shingle, words)
         matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
             flat, offsets, self.num_perm, self.seed
         )
         return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), self.num_perm)
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
-        bands, kept = self._state["bands"], self._state["kept"]
-        signatures = self._signatures(batch[self.field])
+    def features(
+        self, batch: pl.DataFrame, shared: Shared | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        texts = batch[self.field]
+        signatures = self._signatures(texts, _words(shared, self.field, texts))
         # one 64-bit key per band: a random linear hash of its rows (wrapping is fine: a shared
         # key only proposes a candidate, which the signature comparison then confirms)
         split = signatures.reshape(len(signatures), self.num_bands, -1).astype(np.uint64)
-        keys = (split * self._state["weights"]).sum(axis=2, dtype=np.uint64).tolist()
+        return signatures, (split * self._state["weights"]).sum(axis=2, dtype=np.uint64)
+
+    def take(self, features: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> tuple:
+        return features[0][rows], features[1][rows]
+
+    def decide(self, features: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        bands, kept = self._state["bands"], self._state["kept"]
+        signatures, keys = features[0], features[1].tolist()
         keep = []
         for signature, row_keys in zip(signatures, keys, strict=True):
             candidates = {
@@ -267,7 +329,7 @@ class NearDedup(Step):
                 for band, key in zip(bands, row_keys, strict=True):
                     band.setdefault(key, []).append(len(kept))
                 kept.append(signature)
-        return _mask(keep)
+        return np.array(keep, dtype=bool)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,19 +366,20 @@ class Decontaminate(Step):
             for i in range(len(tokens) - n + 1)
         )
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         if not self._state["grams"]:
             return _mask([True] * batch.height)
         cache: dict[str, bool] = self._state["cache"]  # per prompt: problems repeat across rows
-        keep = []
-        for row in batch.select("prompt_id", "problem", *self._extra()).iter_rows(named=True):
-            if row["prompt_id"] not in cache:
-                cache[row["prompt_id"]] = self.field != "completion" and self._hit(row["problem"])
-            hit = cache[row["prompt_id"]] or (
-                self.field != "problem" and self._hit(row.get("completion"))
-            )
-            keep.append(not hit)
-        return _mask(keep)
+        prompts = batch["prompt_id"].to_list()
+        if self.field != "completion":
+            for prompt, problem in zip(prompts, batch["problem"].to_list(), strict=True):
+                if prompt not in cache:
+                    cache[prompt] = self._hit(problem)
+        hits = [cache[p] for p in prompts] if self.field != "completion" else [False] * len(prompts)
+        if self.field != "problem":
+            completions = batch["completion"].to_list()
+            hits = [hit or self._hit(text) for hit, text in zip(hits, completions, strict=True)]
+        return _mask([not hit for hit in hits])
 
     def _extra(self) -> list[str]:
         return ["completion"] if self.field != "problem" else []
@@ -337,7 +400,7 @@ class PassRate(Step):
     def validate(self) -> str | None:
         return None if 0 <= self.min <= self.max <= 1 else "need 0 ≤ min ≤ max ≤ 1"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         rate = batch["pass_rate"]
         if self.inclusive:
             inside = (rate >= self.min) & (rate <= self.max)
@@ -351,19 +414,23 @@ class MaxPerPrompt(Step):
     """At most ``m`` rows per prompt: the first in order, i.e. correct first, then shortest."""
 
     name = "max_per_prompt"
+    stateful = True
     m: int = 4
     counts: dict[str, int] = dc_field(default_factory=dict, init=False, repr=False, compare=False)
 
     def validate(self) -> str | None:
         return None if self.m >= 1 else "m must be ≥ 1"
 
-    def keep(self, batch: pl.DataFrame) -> pl.Series:
+    def features(self, batch: pl.DataFrame, shared: Shared | None = None) -> np.ndarray:
+        return batch["prompt_id"].to_numpy()
+
+    def decide(self, features: np.ndarray) -> np.ndarray:
         keep = []
-        for prompt in batch["prompt_id"]:
+        for prompt in features.tolist():
             count = self.counts.get(prompt, 0)
             keep.append(count < self.m)
             self.counts[prompt] = count + 1
-        return _mask(keep)
+        return np.array(keep, dtype=bool)
 
 
 STEPS: dict[str, type[Step]] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -93,34 +94,57 @@ def words_series(texts: pl.Series) -> pl.Series:
     return texts.fill_null("").str.to_lowercase().str.extract_all(_WORD_RX)
 
 
-def ngram_matrix(texts: pl.Series, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class WordHashes:
+    """Every text's words (:func:`words`) as 64-bit hashes, flat, with the word count of each
+    text: computed once per batch and shared by the steps that read the same column (seq-rep-n
+    and MinHash shingles both start from the words of the completion)."""
+
+    hashes: np.ndarray  # uint64, the words of text 0, then of text 1, ...
+    lengths: np.ndarray  # int64, words per text
+
+    @classmethod
+    def of(cls, texts: pl.Series) -> WordHashes:
+        tokens = words_series(texts)
+        lengths = tokens.list.len().to_numpy().astype(np.int64)
+        return cls(tokens.explode().drop_nulls().hash(seed=0).to_numpy(), lengths)
+
+    def subset(self, rows: np.ndarray) -> WordHashes:
+        """The texts at the sorted positions ``rows``."""
+        mask = np.zeros(len(self.lengths), dtype=bool)
+        mask[rows] = True
+        return WordHashes(self.hashes[np.repeat(mask, self.lengths)], self.lengths[mask])
+
+
+def ngram_matrix(
+    texts: pl.Series, n: int, words: WordHashes | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every text's word n-grams as 64-bit hashes: ``(hashes, row of each hash, windows per
     row)``. Words are hashed once (polars), n-grams are a random linear combination of their
     words' hashes (numpy, wrapping uint64): no n-gram string is ever built."""
-    tokens = words_series(texts)
-    lengths = tokens.list.len().to_numpy().astype(np.int64)
-    words_hashed = tokens.explode().drop_nulls().hash(seed=0).to_numpy()
-    starts = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+    words = words if words is not None else WordHashes.of(texts)
+    lengths, words_hashed = words.lengths, words.hashes
     windows = np.maximum(lengths - n + 1, 0)
     total = len(words_hashed) - n + 1
     if total <= 0 or not windows.any():
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), windows
     weights = _WEIGHTS[:n]
-    grams = np.zeros(total, dtype=np.uint64)
-    for j in range(n):
+    grams = words_hashed[:total] * weights[0]
+    for j in range(1, n):
         grams += words_hashed[j : j + total] * weights[j]
+    # a window starting at flat word i is whole when it ends inside i's own text
+    ends = np.repeat(np.cumsum(lengths), lengths)[:total]
+    whole = np.arange(n, total + n, dtype=np.int64) <= ends
     rows = np.repeat(np.arange(len(lengths)), windows)
-    positions = np.arange(int(windows.sum())) - np.repeat(np.cumsum(windows) - windows, windows)
-    return grams[starts[rows] + positions], rows, windows
+    return grams[whole], rows, windows
 
 
 _WEIGHTS = np.random.default_rng(12).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
 
 
-def repetition_scores(texts: pl.Series, n: int = 4) -> pl.Series:
+def repetition_scores(texts: pl.Series, n: int = 4, words: WordHashes | None = None) -> pl.Series:
     """:func:`repetition_score` of every text."""
-    grams, rows, windows = ngram_matrix(texts, n)
+    grams, rows, windows = ngram_matrix(texts, n, words)
     distinct = np.zeros(len(windows), dtype=np.int64)
     if len(grams):
         pairs = pl.DataFrame({"row": rows, "gram": grams})
@@ -151,8 +175,34 @@ def normalized_hashes(texts: pl.Series) -> pl.Series:
 def language_shares(
     texts: pl.Series, target: str, scripts: dict[str, str], not_prose: str
 ) -> pl.Series:
-    """``verifiers.language.language_share`` of every text (None where there is no word)."""
+    """``verifiers.language.language_share`` of every text (None where there is no word).
+
+    Most reasoning is pure ASCII, where only the scripts whose pattern matches an ASCII letter
+    (English) can count: with one such script the share is 1 or 0 as soon as the text has one
+    of its words, so the per-script counting runs only over the texts with other characters."""
     prose = texts.fill_null("").str.replace_all(f"(?s){not_prose}", " ")
+    ascii_scripts = [name for name, pattern in scripts.items() if re.search(pattern, _ASCII)]
+    if len(ascii_scripts) != 1:
+        return _counted_shares(prose, target, scripts)
+    other = prose.str.contains(r"[^\x00-\x7F]").to_numpy()
+    if other.all():
+        return _counted_shares(prose, target, scripts)
+    (latin,) = ascii_scripts
+    share = 1.0 if target == latin else 0.0
+    has_word = prose.str.contains(scripts[latin])
+    shares = pl.select(pl.when(has_word).then(pl.lit(share)).otherwise(None).alias("share"))
+    shares = shares.to_series().cast(pl.Float64)
+    rows = np.flatnonzero(other)
+    if len(rows):
+        counted = _counted_shares(prose.gather(rows), target, scripts)
+        shares = shares.scatter(rows, counted)
+    return shares
+
+
+_ASCII = "".join(map(chr, range(128)))
+
+
+def _counted_shares(prose: pl.Series, target: str, scripts: dict[str, str]) -> pl.Series:
     frame = pl.DataFrame({"t": prose})
     counts = frame.select(
         [pl.col("t").str.count_matches(pattern).alias(name) for name, pattern in scripts.items()]
@@ -163,10 +213,12 @@ def language_shares(
     ).to_series()
 
 
-def shingle_hashes(texts: pl.Series, size: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(
+    texts: pl.Series, size: int, words: WordHashes | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Flat 64-bit hashes of every text's word ``size``-shingles (:func:`shingles`; a text
     shorter than ``size`` words is one shingle), with row offsets: rensa's digest-matrix input."""
-    grams, rows, windows = ngram_matrix(texts, size)
+    grams, rows, windows = ngram_matrix(texts, size, words)
     short = np.flatnonzero(windows == 0)
     if len(short):  # one shingle for each short text: the hash of its words joined
         joined = words_series(texts[short.tolist()]).list.join(" ").hash(seed=1).to_numpy()

@@ -48,6 +48,8 @@ def _register_commands() -> None:
         cli_report,
         cli_rollouts,
         cli_score,
+        cli_train,
+        cli_ui,
         cli_verify,
     )
 
@@ -61,7 +63,9 @@ def _register_commands() -> None:
         cli_model,
         cli_curate,
         cli_rollouts,
+        cli_train,
         cli_report,
+        cli_ui,
     ):
         module.register(app)
 
@@ -79,6 +83,10 @@ def training_entry(name: str) -> Any:
         from training.smollm2 import build_smollm2
 
         return build_smollm2
+    if name == "train":
+        from training.train import train
+
+        return train
     raise KeyError(f"no training entry {name!r}")
 
 

@@ -49,7 +49,6 @@ def _register_commands() -> None:
         cli_rollouts,
         cli_score,
         cli_train,
-        cli_ui,
         cli_verify,
     )
 
@@ -63,9 +62,8 @@ def _register_commands() -> None:
         cli_model,
         cli_curate,
         cli_rollouts,
-        cli_train,
         cli_report,
-        cli_ui,
+        cli_train,
     ):
         module.register(app)
 

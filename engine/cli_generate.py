@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from engine.cli_lake import LakeOption
+from engine.cli_ray import Engine, EngineOption, RayActorsOption, RayAddressOption
 from engine.errors import UserError
 from engine.progress import Progress  # rich at a terminal, periodic lines otherwise
 
@@ -67,6 +68,9 @@ def generate(
         typer.Option(help="transformers on CPU: torch threads (default: by model size)."),
     ] = None,
     lake: LakeOption = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = 1,
 ) -> None:
     """Sample k completions per prompt into the lake (R1 evaluation: temperature 0.6, top-p 0.95).
 
@@ -76,6 +80,7 @@ def generate(
     \b
     Examples:
       rlvr generate --dataset countdown --model models/tiny -k 8 --verify
+      rlvr generate --dataset countdown --model models/tiny -k 8 --engine ray --ray-actors 2
       rlvr generate --dataset math500 --backend openai --base-url http://127.0.0.1:8000/v1 -k 4 --max-tokens 8192
     """
     from engine.generate import SamplingParams
@@ -97,6 +102,14 @@ def generate(
     )  # fmt: skip
     err = Console(stderr=True)
     store = Lake.open(lake)
+    if engine is Engine.ray:  # the same job as a Ray Data job (issue 14)
+        from engine.ray_engine import RayOptions, generate_ray
+
+        summary = generate_ray(
+            store, config, options=RayOptions(address=ray_address, actors=ray_actors)
+        )
+        _print_summary(summary)
+        return
     with _progress(err, verify) as on_progress:  # Ctrl-C: the CLI's top-level handler reports it
         summary = run_generate(
             store, config, on_progress=on_progress,

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli_lake import LakeOption, ListFormat, ListFormatOption, print_rows
+from engine.cli_ray import Engine, EngineOption, RayActorsOption, RayAddressOption
 from engine.lake import Lake
 from engine.score import DEFAULT_VERIFIERS, ScoreConfig, score_rollouts
 
@@ -29,19 +30,31 @@ def verify(
     ] = ScoreConfig().workers,
     lake: LakeOption = None,
     output_format: ListFormatOption = ListFormat.table,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = 2,
 ) -> None:
     """Judge every rollout that has no verdict yet: math prompts with `math`, code prompts with `code`.
 
     Resumable: what already has a verdict is skipped. Ctrl-C or SIGTERM stops after the batch in
     flight and marks the run interrupted; rerun the same command to resume.
 
-    Example: rlvr verify --run recorded-qwen25-math-cot-100 --verifier format
+    \b
+    Examples:
+      rlvr verify --run recorded-qwen25-math-cot-100 --verifier format
+      rlvr verify --engine ray --ray-address auto --ray-actors 8 --workers 4
     """
     config = ScoreConfig(
         verifiers=dict(DEFAULT_VERIFIERS), extra=tuple(extra or ()), workers=workers
     )
     store = Lake.open(lake, create=False)  # reads rollouts: a mistyped --lake is an error
-    summary = score_rollouts(store, runs=run, config=config, progress=True)
+    if engine is Engine.ray:  # the same job as a Ray Data job (issue 14)
+        from engine.ray_engine import RayOptions, verify_ray
+
+        options = RayOptions(address=ray_address, actors=ray_actors, threads=workers)
+        summary = verify_ray(store, runs=run, config=config, options=options)
+    else:
+        summary = score_rollouts(store, runs=run, config=config, progress=True)
     line = (f"run {summary.run_id}: {summary.judged} verdicts in {summary.seconds:.1f} s, "
             f"{summary.skipped} already judged")  # fmt: skip
     if output_format is not ListFormat.table:  # the counts on stdout, for scripts

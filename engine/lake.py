@@ -121,7 +121,12 @@ class Lake:
 
         Readers pass ``create=False`` so that a mistyped path is an error, not an empty lake.
         """
-        root = Path(path if path is not None else os.environ.get("RLVR_LAKE") or "lake")
+        raw = str(path if path is not None else os.environ.get("RLVR_LAKE") or "lake")
+        if raw.startswith("s3:/"):  # an object-store lake (issue 14); Path() folds s3:// to s3:/
+            from engine.lake_s3 import S3Lake
+
+            return S3Lake.open_url("s3://" + raw.removeprefix("s3:/").lstrip("/"), create=create)
+        root = Path(raw)
         try:
             exists = root.is_dir()
             if exists:

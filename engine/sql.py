@@ -107,6 +107,8 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection over ``lake``: table views, ``prompt_scores``, macros."""
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")  # it would land in csv/json output
+    if hasattr(lake, "register_filesystem"):  # a lake on S3 (engine.lake_s3, issue 14)
+        lake.register_filesystem(con)
     for statement in setup_statements(lake):
         con.execute(statement)
     return con

@@ -49,6 +49,7 @@ def _register_commands() -> None:
         cli_rollouts,
         cli_score,
         cli_train,
+        cli_ui,
         cli_verify,
     )
 
@@ -64,6 +65,7 @@ def _register_commands() -> None:
         cli_rollouts,
         cli_report,
         cli_train,
+        cli_ui,
     ):
         module.register(app)
 

@@ -38,7 +38,15 @@ from engine.schema import SCHEMAS, id_columns
 if TYPE_CHECKING:
     from engine.lake import Lake
 
-__all__ = ["MACROS", "RUNS_SQL", "STATS_SQL", "VIEWS", "connect", "setup_statements"]
+__all__ = [
+    "MACROS",
+    "RUNS_SQL",
+    "STATS_SQL",
+    "VIEWS",
+    "connect",
+    "setup_statements",
+    "table_source",
+]
 
 MACROS = {
     "pass_at_k": """
@@ -131,6 +139,19 @@ def _stale_runs(lake: Lake) -> str:
 def _table_view(table: str, files: list[str]) -> str:
     """The view of one table: typed columns, one row per id, the latest ``created_at``."""
     schema = SCHEMAS[table]
+    source = table_source(table, files)
+    keys = ", ".join(id_columns(table))
+    columns = ", ".join(schema.names)
+    return (
+        f"CREATE VIEW {table} AS SELECT {columns} FROM ({source}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"
+    )
+
+
+def table_source(table: str, files: list[str]) -> str:
+    """A SELECT of every row of ``files`` with the table's typed columns (no one-row-per-id
+    rule): the view's input, and what ``rlvr ui`` filters before keeping each id's latest row."""
+    schema = SCHEMAS[table]
     typed_empty = ", ".join(
         f"CAST(NULL AS {_DUCKDB_TYPES[field.type]}) AS {field.name}" for field in schema
     )
@@ -143,12 +164,7 @@ def _table_view(table: str, files: list[str]) -> str:
             f"{source} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}], "
             "hive_partitioning = true, union_by_name = true)"
         )
-    keys = ", ".join(id_columns(table))
-    columns = ", ".join(schema.names)
-    return (
-        f"CREATE VIEW {table} AS SELECT {columns} FROM ({source}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"
-    )
+    return source
 
 
 def _quote(text: str) -> str:

@@ -1,0 +1,442 @@
+"""What the viewer's pages read: per-run aggregates cached in memory, text read on demand.
+
+Pages must render in ≤ 300 ms on a lake of a million rollouts (issue 15), and the lake's views
+keep one row per id with a window over the whole table, which costs seconds at that size. So a
+:class:`Store` builds, once per state of the lake, an in-memory DuckDB database of small tables
+without any text (``ui_facts``: one row per rollout; ``ui_prompt_stats``: one per (run, prompt);
+``ui_run_stats``; ``ui_prompts``: previews), and pages query those. Text (completions, verdict
+details, full problems) is read on demand from the run's own Parquet files, filtered to the few
+ids a page shows *before* keeping each id's latest row — valid because every row of an id has
+the same run and prompt. The state of the lake is the list of data files with their sizes and
+mtimes, checked at most once a second; an append or a compact rebuilds the cache.
+
+Definitions follow :mod:`engine.metrics_sql`: a rollout's accuracy verdict is the one from the
+verifier named like its prompt's task; judged = non-NULL reward; the majority answer groups
+every correct rollout together and the others by ``answer_key``; maj@k here is cons@n (all k
+samples vote) with the tie rule of the metrics (1/t when the correct group is among t tied tops).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from engine import sql
+from engine.lake import Lake
+from engine.schema import SCHEMAS
+
+__all__ = ["Filters", "Page", "Store", "lake_signature"]
+
+PAGE_ROWS = 50
+CHECK_EVERY_S = 1.0
+
+_CACHE_SQL = [
+    """CREATE TEMP TABLE ui_v AS
+       SELECT rollout_id, verifier, status, reward, extracted FROM verdicts""",
+    """CREATE TABLE ui_facts AS
+       SELECT r.run_id, r.prompt_id, r.rollout_id, r.sample_idx, r.source, r.step,
+              p.dataset, p.task, r.completion_tokens AS tokens,
+              coalesce(r.finish_reason = 'length', false) AS truncated,
+              coalesce(a.status, 'unjudged') AS status, a.reward, a.extracted,
+              coalesce(a.reward IS NOT NULL, false) AS judged,
+              coalesce(a.status = 'correct', false) AS correct,
+              answer_key(a.extracted) AS answer_key,
+              coalesce(l.status = 'incorrect', false) AS mixed, t.total_reward
+       FROM rollouts AS r LEFT JOIN prompts AS p USING (prompt_id)
+       LEFT JOIN ui_v AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
+       LEFT JOIN ui_v AS l ON l.rollout_id = r.rollout_id AND l.verifier = 'language'
+       LEFT JOIN (SELECT rollout_id, sum(reward) AS total_reward FROM ui_v GROUP BY 1) AS t
+              ON t.rollout_id = r.rollout_id""",
+    "DROP TABLE ui_v",
+    """CREATE TABLE ui_prompt_stats AS
+       WITH groups AS (
+           SELECT run_id, prompt_id, correct, min(extracted) AS answer, count(*) AS votes,
+                  min(sample_idx) AS first_idx
+           FROM ui_facts WHERE judged AND (correct OR answer_key IS NOT NULL)
+           GROUP BY run_id, prompt_id, correct, CASE WHEN correct THEN NULL ELSE answer_key END),
+       tops AS (
+           SELECT *, votes = max(votes) OVER (PARTITION BY run_id, prompt_id) AS is_top
+           FROM groups),
+       maj AS (
+           SELECT run_id, prompt_id,
+                  arg_min(answer, first_idx) FILTER (WHERE is_top) AS maj_answer,
+                  arg_min(correct, first_idx) FILTER (WHERE is_top) AS maj_correct,
+                  count(*) FILTER (WHERE is_top AND correct) / count(*) FILTER (WHERE is_top)
+                      AS maj_score
+           FROM tops GROUP BY ALL)
+       SELECT f.run_id, f.prompt_id, any_value(f.dataset) AS dataset, count(*) AS rollouts,
+              count(*) FILTER (WHERE f.judged) AS n, count(*) FILTER (WHERE f.correct) AS c,
+              count(*) FILTER (WHERE f.correct) / nullif(count(*) FILTER (WHERE f.judged), 0)
+                  AS pass_rate,
+              avg(f.tokens) AS mean_tokens, avg(f.truncated::INT) AS truncation_rate,
+              any_value(m.maj_answer) AS maj_answer, any_value(m.maj_correct) AS maj_correct,
+              CASE WHEN count(*) FILTER (WHERE f.judged) > 0
+                   THEN coalesce(any_value(m.maj_score), 0.0) END AS maj_score
+       FROM ui_facts AS f LEFT JOIN maj AS m USING (run_id, prompt_id)
+       GROUP BY f.run_id, f.prompt_id""",
+    """CREATE TABLE ui_run_stats AS
+       SELECT s.run_id, s.prompts, s.rollouts, s.pass1, s.maj, s.k, l.len_correct,
+              l.len_incorrect, l.len_all
+       FROM (SELECT run_id, count(*) AS prompts, sum(rollouts) AS rollouts,
+                    avg(pass_rate) AS pass1, avg(maj_score) AS maj, max(n) AS k
+             FROM ui_prompt_stats GROUP BY 1) AS s
+       LEFT JOIN (SELECT run_id, avg(tokens) FILTER (WHERE judged AND correct) AS len_correct,
+                         avg(tokens) FILTER (WHERE judged AND NOT correct) AS len_incorrect,
+                         avg(tokens) AS len_all
+                  FROM ui_facts GROUP BY 1) AS l USING (run_id)""",
+    """CREATE TABLE ui_prompts AS
+       SELECT prompt_id, dataset, task, left(problem, 240) AS preview, answer FROM prompts""",
+]
+
+PROMPT_SORTS = {
+    "pass_rate": "s.pass_rate",
+    "mean_tokens": "s.mean_tokens",
+    "n": "s.n",
+    "maj_answer": "s.maj_answer",
+    "dataset": "s.dataset",
+    "truncation_rate": "s.truncation_rate",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Filters:
+    """The rollout filters of a run: verdict, truncated, language-mixed, length, dataset, text."""
+
+    status: str = ""  # "", correct, incorrect, unverifiable
+    truncated: bool = False
+    mixed: bool = False
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    dataset: str = ""
+    text: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions on ``ui_facts AS f`` and their parameters (text search is separate)."""
+        terms, params = ["f.run_id = ?"], []
+        if self.status == "correct":
+            terms.append("f.status = 'correct'")
+        elif self.status == "incorrect":
+            terms.append("f.status = 'incorrect'")
+        elif self.status == "unverifiable":
+            terms.append("f.status NOT IN ('correct', 'incorrect')")
+        if self.truncated:
+            terms.append("f.truncated")
+        if self.mixed:
+            terms.append("f.mixed")
+        if self.min_tokens is not None:
+            terms.append("f.tokens >= ?")
+            params.append(self.min_tokens)
+        if self.max_tokens is not None:
+            terms.append("f.tokens <= ?")
+            params.append(self.max_tokens)
+        if self.dataset:
+            terms.append("f.dataset = ?")
+            params.append(self.dataset)
+        return " AND ".join(terms), params
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page:
+    """One page of rows (dicts) and whether another follows."""
+
+    rows: list[dict[str, Any]]
+    page: int
+    more: bool
+
+
+def lake_signature(lake: Lake) -> tuple:
+    """The data files of every table with size and mtime: equal signatures, equal lakes."""
+    found = []
+    for table in SCHEMAS:
+        for path in sorted(lake.root.joinpath(table).glob("run_id=*/*.parquet")):
+            if path.name[0] in "._":
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed by a compact while listing
+                continue
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+class Store:
+    """The viewer's read side over ``lake``; thread-safe (each call uses its own cursor)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._lock = threading.Lock()
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self.signature: tuple | None = None
+        self._checked = 0.0
+        self._files: dict[str, list[str]] = {}
+        self.build_s = 0.0  # how long the last cache build took
+
+    # -- the cache ---------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current cache, rebuilt first when the lake changed."""
+        return self._open()[0]
+
+    def _open(self) -> tuple[duckdb.DuckDBPyConnection, dict[str, list[str]]]:
+        """A cursor on the current cache and the file lists it was built from (one snapshot)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._db is None or now - self._checked >= CHECK_EVERY_S:
+                self._checked = now
+                signature = lake_signature(self.lake)
+                if signature != self.signature or self._db is None:
+                    self._rebuild(signature)
+            return self._db.cursor(), self._files
+
+    def _rebuild(self, signature: tuple) -> None:
+        started = time.perf_counter()
+        db = duckdb.connect(":memory:")
+        db.execute("SET enable_progress_bar = false")
+        for statement in [*sql.setup_statements(self.lake), *_CACHE_SQL]:
+            db.execute(statement)
+        self._files = {table: [str(p) for p in self.lake.files(table)] for table in SCHEMAS}
+        old, self._db, self.signature = self._db, db, signature
+        if old is not None:
+            old.close()
+        self.build_s = time.perf_counter() - started
+
+    @staticmethod
+    def _source(files: dict[str, list[str]], table: str, run_id: str | None = None) -> str:
+        """Every row of the table's files (of one run's partition when given), unfiltered."""
+        files = files.get(table, [])
+        if run_id is not None:
+            marker = f"/run_id={run_id}/"
+            files = [f for f in files if marker in f]
+        return sql.table_source(table, files)
+
+    def _latest(
+        self, cur, files, table: str, where: str, params: Sequence[Any], run_id=None
+    ) -> list:
+        """Rows of ``table`` matching ``where``, each id's latest (filter first, then dedupe)."""
+        keys = ", ".join(
+            ("rollout_id", "verifier")
+            if table == "verdicts"
+            else ({"prompts": "prompt_id", "rollouts": "rollout_id", "runs": "run_id"}[table],)
+        )
+        query = (
+            f"SELECT * FROM ({self._source(files, table, run_id)}) WHERE {where} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"
+        )
+        return _dicts(cur.execute(query, list(params)))
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first, with its metrics when it has rollouts."""
+        cur = self.cursor()
+        return _dicts(
+            cur.execute("""
+            SELECT run.run_id, run.kind, run.model,
+                   CASE WHEN run.run_id IN (SELECT run_id FROM stale_runs) THEN 'stale'
+                        ELSE run.status END AS status,
+                   date_trunc('second', run.started_at) AS started_at, s.*
+            FROM runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
+            ORDER BY run.started_at DESC, run.run_id""")
+        )
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        cur = self.cursor()
+        rows = _dicts(
+            cur.execute(
+                """
+            SELECT run.*, s.prompts, s.rollouts, s.pass1, s.maj, s.k, s.len_correct,
+                   s.len_incorrect, s.len_all,
+                   (SELECT count(*) FROM ui_facts WHERE run_id = ? AND step IS NOT NULL) AS steps
+            FROM runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
+            WHERE run.run_id = ?""",
+                [run_id, run_id],
+            )
+        )
+        return rows[0] if rows else None
+
+    def datasets(self, run_id: str) -> list[str]:
+        cur = self.cursor()
+        rows = cur.execute(
+            "SELECT DISTINCT dataset FROM ui_prompt_stats WHERE run_id = ? AND dataset IS NOT NULL "
+            "ORDER BY 1",
+            [run_id],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def prompts(
+        self,
+        run_id: str,
+        *,
+        sort: str = "pass_rate",
+        desc: bool = False,
+        page: int = 1,
+        dataset: str = "",
+    ) -> Page:
+        """A run's prompts with pass rate, majority answer, mean length; sorted, paginated."""
+        order = PROMPT_SORTS.get(sort, "s.pass_rate")
+        direction = "DESC" if desc else "ASC"
+        where, params = "s.run_id = ?", [run_id]
+        if dataset:
+            where += " AND s.dataset = ?"
+            params.append(dataset)
+        query = f"""
+            SELECT s.*, p.preview, p.answer AS gold, p.task
+            FROM ui_prompt_stats AS s LEFT JOIN ui_prompts AS p USING (prompt_id)
+            WHERE {where} ORDER BY {order} {direction} NULLS LAST, s.prompt_id
+            LIMIT ? OFFSET ?"""
+        return _page(self.cursor(), query, params, page)
+
+    def prompt(self, run_id: str, prompt_id: str) -> dict[str, Any] | None:
+        """The prompt, its stats in the run, and its rollouts with their verdicts."""
+        cur, files = self._open()
+        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [prompt_id])
+        if not prompts:
+            return None
+        stats = _dicts(
+            cur.execute(
+                "SELECT * FROM ui_prompt_stats WHERE run_id = ? AND prompt_id = ?",
+                [run_id, prompt_id],
+            )
+        )
+        rollouts = self._latest(cur, files, "rollouts", "prompt_id = ?", [prompt_id], run_id=run_id)
+        rollouts.sort(key=lambda r: r["sample_idx"])
+        self._attach_verdicts(cur, files, rollouts, prompts[0]["task"])
+        return {"prompt": prompts[0], "stats": stats[0] if stats else None, "rollouts": rollouts}
+
+    def rollout(self, rollout_id: str) -> dict[str, Any] | None:
+        cur, files = self._open()
+        found = cur.execute(
+            "SELECT run_id, prompt_id FROM ui_facts WHERE rollout_id = ?", [rollout_id]
+        ).fetchone()
+        if found is None:
+            return None
+        run_id, prompt_id = found
+        rollouts = self._latest(
+            cur, files, "rollouts", "rollout_id = ?", [rollout_id], run_id=run_id
+        )
+        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [prompt_id])
+        task = prompts[0]["task"] if prompts else None
+        self._attach_verdicts(cur, files, rollouts, task)
+        return {"prompt": prompts[0] if prompts else None, "rollout": rollouts[0]}
+
+    def _attach_verdicts(self, cur, files, rollouts: list[dict], task: str | None) -> None:
+        ids = [r["rollout_id"] for r in rollouts]
+        verdicts = (
+            self._latest(cur, files, "verdicts", "list_contains(?, rollout_id)", [ids])
+            if ids
+            else []
+        )
+        by_id: dict[str, list[dict]] = {}
+        for verdict in sorted(verdicts, key=lambda v: (v["verifier"] != task, v["verifier"])):
+            by_id.setdefault(verdict["rollout_id"], []).append(verdict)
+        for rollout in rollouts:
+            rollout["verdicts"] = by_id.get(rollout["rollout_id"], [])
+            accuracy = [v for v in rollout["verdicts"] if v["verifier"] == task]
+            rollout["verdict"] = accuracy[0] if accuracy else None
+
+    def search(self, run_id: str, filters: Filters, page: int = 1) -> Page:
+        """A run's rollouts matching ``filters``; text search is ``ILIKE`` over the completion."""
+        cur, files = self._open()
+        where, params = filters.where()
+        params = [run_id, *params]
+        text = ""
+        if filters.text:
+            text = (
+                f"AND f.rollout_id IN (SELECT rollout_id FROM ({self._source(files, 'rollouts', run_id)}) "
+                "WHERE completion ILIKE ? ESCAPE '\\')"
+            )
+            params.append("%" + _like_escape(filters.text) + "%")
+        query = f"""
+            SELECT f.* FROM ui_facts AS f WHERE {where} {text}
+            ORDER BY f.prompt_id, f.sample_idx LIMIT ? OFFSET ?"""
+        result = _page(cur, query, params, page)
+        ids = [row["rollout_id"] for row in result.rows]
+        if ids:
+            snippets = {
+                row["rollout_id"]: row
+                for row in self._latest(
+                    cur, files, "rollouts", "list_contains(?, rollout_id)", [ids], run_id=run_id
+                )
+            }
+            for row in result.rows:
+                text_row = snippets.get(row["rollout_id"], {})
+                row["snippet"] = _snippet(text_row.get("completion") or "", filters.text)
+        return result
+
+    def compare(self, a: str, b: str, *, flipped: bool = False, page: int = 1) -> Page:
+        """Per-prompt pass rates of runs ``a`` and ``b`` on the prompts both sampled."""
+        where = (
+            "WHERE coalesce(x.maj_correct, false) <> coalesce(y.maj_correct, false)"
+            if flipped
+            else ""
+        )
+        query = f"""
+            SELECT x.prompt_id, x.dataset, p.preview, x.pass_rate AS a_pass, y.pass_rate AS b_pass,
+                   y.pass_rate - x.pass_rate AS delta, x.maj_answer AS a_maj,
+                   y.maj_answer AS b_maj, x.maj_correct AS a_maj_correct,
+                   y.maj_correct AS b_maj_correct
+            FROM ui_prompt_stats AS x JOIN ui_prompt_stats AS y
+                 ON x.prompt_id = y.prompt_id AND x.run_id = ? AND y.run_id = ?
+            LEFT JOIN ui_prompts AS p ON p.prompt_id = x.prompt_id
+            {where}
+            ORDER BY abs(delta) DESC NULLS LAST, x.prompt_id LIMIT ? OFFSET ?"""
+        return _page(self.cursor(), query, [a, b], page)
+
+    def compare_summary(self, a: str, b: str) -> dict[str, Any]:
+        """Shared prompts, mean pass rates, and how many flipped each way (majority answer)."""
+        row = _dicts(
+            self.cursor().execute(
+                """
+            SELECT count(*) AS shared, avg(x.pass_rate) AS a_pass, avg(y.pass_rate) AS b_pass,
+                   count(*) FILTER (WHERE NOT coalesce(x.maj_correct, false)
+                                    AND coalesce(y.maj_correct, false)) AS gained,
+                   count(*) FILTER (WHERE coalesce(x.maj_correct, false)
+                                    AND NOT coalesce(y.maj_correct, false)) AS lost
+            FROM ui_prompt_stats AS x JOIN ui_prompt_stats AS y
+                 ON x.prompt_id = y.prompt_id AND x.run_id = ? AND y.run_id = ?""",
+                [a, b],
+            )
+        )
+        return row[0]
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        """A training run's mean total reward, accuracy and completion length per step."""
+        return _dicts(
+            self.cursor().execute(
+                """
+            SELECT step, avg(total_reward) AS reward,
+                   avg(correct::INT) FILTER (WHERE judged) AS accuracy,
+                   avg(tokens) AS mean_tokens, count(*) AS rollouts
+            FROM ui_facts WHERE run_id = ? AND step IS NOT NULL GROUP BY step ORDER BY step""",
+                [run_id],
+            )
+        )
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _page(cur, query: str, params: list[Any], page: int) -> Page:
+    page = max(1, page)
+    rows = _dicts(cur.execute(query, [*params, PAGE_ROWS + 1, (page - 1) * PAGE_ROWS]))
+    return Page(rows=rows[:PAGE_ROWS], page=page, more=len(rows) > PAGE_ROWS)
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally by ``ILIKE ? ESCAPE '\\'``: its wildcards escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _snippet(text: str, needle: str, width: int = 240) -> str:
+    """Up to ``width`` characters of ``text`` around the first match of ``needle``."""
+    at = text.lower().find(needle.lower()) if needle else -1
+    start = max(0, at - width // 3) if at >= 0 else 0
+    piece = text[start : start + width]
+    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")

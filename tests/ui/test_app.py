@@ -1,0 +1,229 @@
+"""`rlvr ui` through FastAPI's TestClient: pages, numbers against the metric views, filters,
+search, escaping, the SQL box's locks and time limit, access control, and the command's checks."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import markupsafe
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.cli import main
+from engine.cli_ui import check_bind
+from engine.errors import UserError
+from engine.ui import ReadOnlySQL, create_app
+from engine.ui.store import Filters, Store
+from tests.engine.curate.conftest import GEN
+from tests.ui.conftest import AFTER, EVIL, TRAIN
+
+
+@pytest.fixture
+def client(ui_lake) -> TestClient:
+    return TestClient(create_app(ui_lake, sql_timeout_s=2.0))
+
+
+def _ids(page: str, prefix: str) -> list[str]:
+    return re.findall(rf'href="/{prefix}/([0-9a-f]{{16}})"', page)
+
+
+def test_runs_page_lists_runs_with_metrics(client) -> None:
+    page = client.get("/").text
+    for run in (GEN, AFTER, TRAIN):
+        assert f'href="/runs/{run}"' in page
+    # GEN: pass@1 = mean(1/4, 2/4, 0/1) = 0.25; maj@4 = (0 + 1/2 tie + 0) / 3
+    row = page[page.index(f'href="/runs/{GEN}"') :].split("</tr>")[0]
+    assert "0.250" in row and "0.167" in row and "k=4" in row
+
+
+def test_prompt_stats_agree_with_the_metric_views(ui_lake) -> None:
+    store = Store(ui_lake)
+    rows = {r["prompt_id"]: r for r in store.prompts(GEN).rows}
+    con = ui_lake.connect()
+    scores = con.execute(
+        "SELECT prompt_id, c / n FROM prompt_scores WHERE run_id = ? AND verifier IN ('math', 'code')",
+        [GEN],
+    ).fetchall()
+    assert {p: rows[p]["pass_rate"] for p, _ in scores} == dict(scores)
+    maj = con.execute(
+        "SELECT prompt_id, sum(maj_score) FROM maj_answers WHERE run_id = ? AND k = n_k GROUP BY 1"
+        .replace("n_k", "(SELECT max(k) FROM maj_answers m2 WHERE m2.run_id = maj_answers.run_id "
+                        "AND m2.prompt_id = maj_answers.prompt_id)"),
+        [GEN],
+    ).fetchall()  # fmt: skip
+    assert maj and all(rows[p]["maj_score"] == pytest.approx(v) for p, v in maj)
+
+
+def test_prompts_sort_and_paginate(ui_lake, monkeypatch) -> None:
+    store = Store(ui_lake)
+    up = [r["pass_rate"] for r in store.prompts(GEN, sort="pass_rate").rows]
+    down = [r["pass_rate"] for r in store.prompts(GEN, sort="pass_rate", desc=True).rows]
+    assert up == sorted(up) and down == sorted(up, reverse=True) and up != down
+    monkeypatch.setattr("engine.ui.store.PAGE_ROWS", 2)
+    first, second = store.prompts(GEN, page=1), store.prompts(GEN, page=2)
+    assert len(first.rows) == 2 and first.more and len(second.rows) == 1 and not second.more
+    assert {r["prompt_id"] for r in first.rows}.isdisjoint(r["prompt_id"] for r in second.rows)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(status="incorrect"), 6),  # 3 + 2 math, 1 code
+        (Filters(status="correct"), 3),
+        (Filters(truncated=True), 1),
+        (Filters(mixed=True), 1),  # the language verdict said mixed
+        (Filters(min_tokens=30, max_tokens=50), 3),  # 40, 50, 30 (not 99, 20)
+        (Filters(dataset="codes"), 1),
+        (Filters(text="onerror"), 1),  # full-text over completions
+        (Filters(text="100%"), 0),  # the wildcard is literal
+        (Filters(status="correct", text="onerror"), 0),
+    ],
+)
+def test_filters_and_search(ui_lake, filters, expected) -> None:
+    assert len(Store(ui_lake).search(GEN, filters).rows) == expected
+
+
+def test_incorrect_filter_page_shows_only_incorrect(client) -> None:
+    page = client.get(f"/runs/{GEN}/rollouts", params={"status": "incorrect"}).text
+    assert page.count('<span class="badge incorrect">incorrect</span>') == 6
+    assert 'badge correct">correct' not in page
+
+
+def test_prompt_page_shows_k_rollouts_and_escapes_model_text(client, ui_lake) -> None:
+    prompt_id = Store(ui_lake).search(GEN, Filters(text="onerror")).rows[0]["prompt_id"]
+    page = client.get(f"/runs/{GEN}/prompts/{prompt_id}").text
+    assert page.count('class="card is-') == 4
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "</textarea><img" not in page
+    assert str(markupsafe.escape(EVIL)) in page  # shown, as text
+    assert 'class="extracted">5<' in page and "<details>" in page  # extracted answer, folded CoT
+
+
+def test_code_rollout_shows_judge_codes_and_the_failing_test(client, ui_lake) -> None:
+    rollout_id = Store(ui_lake).search(GEN, Filters(dataset="codes")).rows[0]["rollout_id"]
+    page = client.get(f"/rollouts/{rollout_id}").text
+    assert "badge code-WA" in page and "tests 0/2" in page
+    failing = page[page.index("failing test 0") :]
+    assert "1 2" in failing and "3" in failing and "4" in failing  # input, expected, actual
+
+
+def test_compare_counts_flips(client) -> None:
+    page = client.get("/compare", params={"a": GEN, "b": AFTER}).text
+    # a: majority wrong in GEN, right in AFTER; b: tie (first group wrong) → wrong in AFTER
+    summary = re.sub(r"<[^>]+>", "", page[page.index('id="compare-summary"') :].split("</p>")[0])
+    assert "2 shared prompts" in summary and "correct majority: 1" in summary
+    flipped = client.get("/compare", params={"a": GEN, "b": AFTER, "flipped": "true"}).text
+    assert flipped.count('badge unverifiable">flipped') == 1
+
+
+def test_training_run_plots_by_step(client, ui_lake) -> None:
+    steps = Store(ui_lake).steps(TRAIN)
+    assert [s["accuracy"] for s in steps] == [0.25, 0.5, 0.75]
+    assert [s["mean_tokens"] for s in steps] == [10, 20, 30]
+    page = client.get(f"/runs/{TRAIN}").text
+    assert page.count("<svg") == 3 and "accuracy by step" in page
+
+
+def test_cache_follows_appends(ui_lake, monkeypatch) -> None:
+    monkeypatch.setattr("engine.ui.store.CHECK_EVERY_S", 0.0)
+    store = Store(ui_lake)
+    before = store.runs()
+    ui_lake.write_run("generate", run_id="later-run")
+    assert len(store.runs()) == len(before) + 1
+
+
+def test_sql_box_renders_a_paginated_table(client) -> None:
+    page = client.get("/sql", params={"q": "SELECT range AS i FROM range(250)", "page": 2}).text
+    cells = re.findall(r"<td>(\d+)</td>", page)
+    assert cells[0] == "100" and cells[-1] == "199" and "next →" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("COPY runs TO '/tmp/out.csv'", "COPY statements are refused"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+        ("SELECT * FROM read_text('/etc/passwd')", "file system operations are disabled"),
+        ("ATTACH '/tmp/x.db' AS x", "ATTACH statements are refused"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE statements are refused"),
+        ("INSTALL httpfs", "LOAD statements are refused"),
+        ("SET enable_external_access = true", "SET statements are refused"),
+        ("SELECT 1; DROP VIEW runs", "one statement at a time"),
+        ("SELEC 1", "syntax"),
+    ],
+)
+def test_sql_box_refuses_writes_and_outside_files(client, ui_lake, query, says) -> None:
+    response = client.get("/sql", params={"q": query})
+    assert response.status_code == 400
+    assert says in html.unescape(response.text)
+    assert not list(ui_lake.root.rglob("*.csv")) and not list(ui_lake.root.rglob("*.db"))
+
+
+def test_sql_box_cannot_unlock_itself(ui_lake) -> None:
+    box = ReadOnlySQL(ui_lake)
+    with pytest.raises(Exception, match="locked"):
+        box._db.execute("SET enable_external_access = true")
+    assert box.query("SELECT count(*) FROM rollouts").rows == [(29,)]  # 9 + 8 + 12
+
+
+def test_sql_box_cancels_a_slow_query(ui_lake) -> None:
+    box = ReadOnlySQL(ui_lake, timeout_s=0.3)
+    with pytest.raises(UserError, match=r"cancelled after 0.3 s"):
+        box.query(
+            "SELECT count(*) FROM range(1000000) a, range(100000) b WHERE a.range + b.range = -1"
+        )
+    assert box.query("SELECT 42").rows == [(42,)]  # the box still works
+
+
+def test_token_is_required_when_set(ui_lake) -> None:
+    client = TestClient(create_app(ui_lake, token="s3cret-token", loopback=False))
+    assert client.get("/").status_code == 401
+    assert client.get("/", params={"token": "wrong-token"}).status_code == 401
+    assert client.get("/", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    assert client.get("/", params={"token": "s3cret-token"}).status_code == 200  # cookie set
+    assert client.get(f"/runs/{GEN}").status_code == 200
+
+
+def test_loopback_refuses_foreign_host_headers(ui_lake) -> None:
+    client = TestClient(create_app(ui_lake))
+    assert client.get("/", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert client.get("/", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "remote", "token", "ok"),
+    [
+        ("127.0.0.1", False, None, True),
+        ("localhost", False, None, True),
+        ("::1", False, None, True),
+        ("0.0.0.0", False, None, False),  # every interface: refused by default
+        ("0.0.0.0", True, None, False),  # --allow-remote alone is not enough
+        ("0.0.0.0", False, "long-enough-token", False),
+        ("0.0.0.0", True, "long-enough-token", True),
+        ("0.0.0.0", True, "short", False),
+    ],
+)
+def test_bind_rules(host, remote, token, ok) -> None:
+    if ok:
+        check_bind(host, allow_remote=remote, token=token)
+    else:
+        with pytest.raises(UserError):
+            check_bind(host, allow_remote=remote, token=token)
+
+
+def test_command_refuses_a_remote_host_in_one_line(ui_lake, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ui", "--lake", str(ui_lake.root), "--host", "0.0.0.0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --host 0.0.0.0") and "--allow-remote" in err and "\n" not in err
+
+
+def test_missing_things_are_one_line_errors(client, tmp_path, capsys) -> None:
+    page = client.get("/runs/no-such-run")
+    assert page.status_code == 400 and "no run" in page.text
+    assert client.get(f"/runs/{GEN}/rollouts", params={"min_tokens": "ten"}).status_code == 400
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ui", "--lake", str(tmp_path / "nope")])
+    assert exit_info.value.code == 2 and "no lake" in capsys.readouterr().err

@@ -226,17 +226,20 @@ def plot_lengths(run: RunData) -> str:
 def plot_rates(data: Sequence[RunData]) -> str:
     plt, fig, ax = _figure()
     names = ("truncation_rate", "no_answer_rate")
+    frames = [run.metrics.filter(pl.col("metric").is_in(names)) for run in data]
+    keys = sorted({(r["group"], r["metric"]) for f in frames for r in f.iter_rows(named=True)})
     width = 0.8 / len(data)
-    for i, (color, run) in enumerate(zip(COLORS, data, strict=False)):
-        rows = run.metrics.filter(pl.col("metric").is_in(names)).sort("group", "metric")
-        labels = [
-            f"{r['group']}\n{r['metric'].replace('_rate', '')}" for r in rows.iter_rows(named=True)
-        ]
-        xs = [x + i * width for x in range(len(labels))]
-        ax.bar(xs, rows["value"].fill_null(0).to_list(), width=width, color=color,
-               yerr=rows["se"].fill_null(0).to_list(), label=_short(run.run_id))  # fmt: skip
-        ax.set_xticks([x + width * (len(data) - 1) / 2 for x in range(len(labels))], labels,
-                      fontsize=7)  # fmt: skip
+    top = 0.05
+    for i, (color, run, frame) in enumerate(zip(COLORS, data, frames, strict=False)):
+        cells = {(r["group"], r["metric"]): r for r in frame.iter_rows(named=True)}
+        values = [(cells.get(key) or {}).get("value") or 0.0 for key in keys]
+        errors = [(cells.get(key) or {}).get("se") or 0.0 for key in keys]
+        ax.bar([x + i * width for x in range(len(keys))], values, width=width, color=color,
+               yerr=errors, label=_short(run.run_id))  # fmt: skip
+        top = max([top, *(v + e for v, e in zip(values, errors, strict=True))])
+    labels = [f"{group}\n{metric.replace('_rate', '')}" for group, metric in keys]
+    ax.set_xticks([x + width * (len(data) - 1) / 2 for x in range(len(keys))], labels, fontsize=7)
+    ax.set_ylim(0, min(1.0, top * 1.15))
     ax.set_ylabel("share (± SE)")
     ax.set_title("truncation and no-answer rates")
     ax.legend(fontsize=8)

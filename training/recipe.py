@@ -107,6 +107,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError as exc:
         raise RecipeError(f"override {text!r}: the value is not valid YAML") from exc
+    if isinstance(parsed, bool) and value.strip().lower() not in ("true", "false"):
+        parsed = value.strip()  # YAML 1.1 reads no/yes/on/off as booleans: save_strategy=no is text
     if isinstance(parsed, str):  # YAML 1.1 reads 1e-5 (no dot) as text; a number was meant
         with contextlib.suppress(ValueError):
             parsed = float(parsed)

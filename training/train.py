@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,8 @@ def build_dataset(recipe: Recipe, lake: Lake, dataset: str | None) -> tuple[Any,
     if recipe.trainer == "sft" and recipe.traces and not name:
         s = recipe.synth
         problems = synthesize(s.get("task", "arithmetic"), n=int(s.get("n", 256)),
-                              seed=int(s.get("seed", 0)), difficulty=s.get("difficulty", "easy"))  # fmt: skip
+                              seed=int(s.get("seed", 0)), difficulty=s.get("difficulty", "easy"),
+                              allow_fewer=True)  # fmt: skip
         return Dataset.from_list(sft_rows(problems)), {"traces": dict(s)}
     if name and Path(name).exists():
         rows = _folder_rows(Path(name))
@@ -168,6 +170,8 @@ def train(
         raise UserError(
             f"no model at {model!r} — build it first (e.g. `rlvr model tiny`) or pass --model"
         )
+    # TRL 1.16 calls transformers' deprecated is_gradient_checkpointing every step; nothing to fix.
+    warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
     cuda = torch.cuda.is_available()
     out = output_dir or recipe.config.get("output_dir") or f"runs/{recipe.name}"
     config = resolved_config(recipe, cuda=cuda, output_dir=out)

@@ -74,8 +74,10 @@ def test_bad_recipe_fields_name_the_field(overrides, message) -> None:
 
 
 def test_overrides_are_read_as_yaml() -> None:
-    recipe = load_recipe("r1-zero", ["beta=0", "learning_rate=1e-5", "rlvr.template=chat"])
+    recipe = load_recipe("r1-zero", ["beta=0", "learning_rate=1e-5", "rlvr.template=chat",
+                                     "save_strategy=no", "use_cpu=true"])  # fmt: skip
     assert recipe.config["beta"] == 0 and recipe.config["learning_rate"] == 1e-5
+    assert recipe.config["save_strategy"] == "no" and recipe.config["use_cpu"] is True
     assert recipe.template == "chat"
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -123,8 +123,12 @@ def verify_ray(
     runs: Sequence[str] | None = None,
     config: ScoreConfig | None = None,
     options: RayOptions | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> ScoreSummary:
-    """:func:`engine.score.score_rollouts` with the judging done by a Ray actor pool."""
+    """:func:`engine.score.score_rollouts` with the judging done by a Ray actor pool.
+
+    ``on_batch(rows)`` is called after each verdict file is written (progress, benchmarks).
+    """
     from engine.interrupt import stop_on_signals
     from engine.score import _job_lock, _work
 
@@ -150,13 +154,15 @@ def verify_ray(
                     fn_constructor_kwargs={"config": config, "threads": options.threads},
                     batch_size=config.batch_rows,
                     batch_format="pyarrow",
-                    concurrency=options.actors,
+                    compute=ray.data.ActorPoolStrategy(size=options.actors),
                 )
                 for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
                     stop.check()
                     rows = [_verdict_row(row) for row in batch.to_pylist()]
                     lake.append("verdicts", rows, run_id=run_id)
                     counts.update((r["verifier"], r["status"]) for r in rows)
+                    if on_batch is not None:
+                        on_batch(len(rows))
     return ScoreSummary(run_id=run_id, judged=sum(counts.values()), skipped=skipped,
                         by_status=dict(counts), seconds=time.perf_counter() - start)  # fmt: skip
 
@@ -277,7 +283,7 @@ def _generated(ray: Any, batches: list[dict], config: Any, options: RayOptions) 
             _Generator,
             fn_constructor_kwargs={"model": config.model, "sampling": config.sampling,
                                    "backend_options": dict(config.backend_options)},
-            batch_size=1, batch_format="pyarrow", concurrency=options.actors,
+            batch_size=1, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=options.actors),
         )  # fmt: skip
     else:
         from engine.ray_llm import llm_stage

@@ -104,3 +104,15 @@ def test_a_killed_ray_job_is_resumed_filling_only_what_is_missing(ray_local, tin
     con = Lake.open(lake).connect()
     raw = con.execute(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchone()[0]
     assert raw == 32  # nothing generated twice
+
+
+def test_generate_verify_with_the_ray_engine_is_a_user_error(tmp_path, capsys) -> None:
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--dataset", "arith", "--model", "m", "--verify", "--engine", "ray",
+              "--lake", str(tmp_path / "lake")])  # fmt: skip
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --verify is local-only") and "Traceback" not in err
+    assert not (tmp_path / "lake" / "runs").exists()  # nothing written

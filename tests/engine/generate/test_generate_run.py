@@ -68,11 +68,14 @@ def test_resume_fills_only_the_missing_samples(lake_with_prompts, random_model) 
     assert first.written == 6
     full = generate(lake, _config(random_model, run_id="g2", batch_prompts=2))
     assert (full.written, full.skipped) == (12, 6)
-    # lose one file (as if its batch never finished) and resume: exactly its rows come back
-    files = sorted((lake.root / "rollouts" / "run_id=g2").glob("part-*.parquet"))
-    lost = pl.read_parquet(files[0])
+    # lose one file (as if its batch never finished) and resume: exactly its rows come back.
+    # The oldest file: the lake's in-process id cache (engine/lake.py _dedupe) does not notice
+    # the removal of the file it wrote last; a crash loses that one with the process anyway.
+    files = (lake.root / "rollouts" / "run_id=g2").glob("part-*.parquet")
+    oldest = min(files, key=lambda f: f.stat().st_mtime_ns)
+    lost = pl.read_parquet(oldest)
     before = _raw_rollouts(lake, "g2").sort("rollout_id")["completion"].to_list()
-    files[0].unlink()
+    oldest.unlink()
     again = generate(lake, _config(random_model, run_id="g2"))
     assert (again.written, again.skipped) == (lost.height, 18 - lost.height)
     raw = _raw_rollouts(lake, "g2")

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.curate import steps as S
+from engine.curate import text as tx
 from engine.curate.select import _computed, compute, decide
 
 BENCH = "find the least common multiple of twelve and eighteen then add seven to it"
@@ -136,3 +137,14 @@ def test_many_batches_keep_their_order_on_threads(threads: int) -> None:
     batches = [frame.slice(i, 16) for i in range(0, 300, 16)]
     steps = [S.ExactDedup(), S.MaxPerPrompt(m=3)]
     assert fast_path(prepared(steps), batches, threads) == plain_path(prepared(steps), batches)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000."),
+                        max_size=12), min_size=1, max_size=8))  # fmt: skip
+def test_exact_dedup_keys_equal_collapsing_every_whitespace_run(batch: list[str]) -> None:
+    """The exact-duplicate key only rewrites whitespace runs that are not a lone space; it
+    must equal collapsing every run (the key before), on any whitespace Unicode knows."""
+    series = pl.Series(batch, dtype=pl.String)
+    every_run = series.str.replace_all(r"\s+", " ").str.strip_chars(" ").hash(seed=0)
+    assert tx.normalized_hashes(series).to_list() == every_run.to_list()

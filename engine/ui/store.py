@@ -40,6 +40,7 @@ _CACHE_SQL = [
        SELECT rollout_id, verifier, status, reward, extracted FROM verdicts""",
     """CREATE TABLE ui_facts AS
        SELECT r.run_id, r.prompt_id, r.rollout_id, r.sample_idx, r.source, r.step,
+              loc.file_idx, loc.row,
               p.dataset, p.task, r.completion_tokens AS tokens,
               coalesce(r.finish_reason = 'length', false) AS truncated,
               coalesce(a.status, 'unjudged') AS status, a.reward, a.extracted,
@@ -51,8 +52,10 @@ _CACHE_SQL = [
        LEFT JOIN ui_v AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
        LEFT JOIN ui_v AS l ON l.rollout_id = r.rollout_id AND l.verifier = 'language'
        LEFT JOIN (SELECT rollout_id, sum(reward) AS total_reward FROM ui_v GROUP BY 1) AS t
-              ON t.rollout_id = r.rollout_id""",
+              ON t.rollout_id = r.rollout_id
+       LEFT JOIN ui_loc AS loc ON loc.rollout_id = r.rollout_id""",
     "DROP TABLE ui_v",
+    "DROP TABLE ui_loc",
     """CREATE TABLE ui_prompt_stats AS
        WITH groups AS (
            SELECT run_id, prompt_id, correct, min(extracted) AS answer, count(*) AS votes,
@@ -197,9 +200,12 @@ class Store:
         started = time.perf_counter()
         db = duckdb.connect(":memory:")
         db.execute("SET enable_progress_bar = false")
-        for statement in [*sql.setup_statements(self.lake), *_CACHE_SQL]:
+        files = {table: [str(p) for p in self.lake.files(table)] for table in SCHEMAS}
+        for statement in [*sql.setup_statements(self.lake), _locator(files["rollouts"])]:
             db.execute(statement)
-        self._files = {table: [str(p) for p in self.lake.files(table)] for table in SCHEMAS}
+        for statement in _CACHE_SQL:
+            db.execute(statement)
+        self._files = files
         old, self._db, self.signature = self._db, db, signature
         if old is not None:
             old.close()
@@ -303,23 +309,40 @@ class Store:
                 [run_id, prompt_id],
             )
         )
-        rollouts = self._latest(cur, files, "rollouts", "prompt_id = ?", [prompt_id], run_id=run_id)
-        rollouts.sort(key=lambda r: r["sample_idx"])
+        rollouts = _dicts(
+            cur.execute(
+                "SELECT * FROM ui_facts WHERE run_id = ? AND prompt_id = ? ORDER BY sample_idx",
+                [run_id, prompt_id],
+            )
+        )
+        # the cards show the reasoning (folded) and the answer; the whole text is on the rollout page
+        _read_text(
+            cur, files, rollouts, ["reasoning", "answer_text", "finish_reason", "completion_tokens"]
+        )
+        bare = [r for r in rollouts if r["reasoning"] is None and r["answer_text"] is None]
+        _read_text(cur, files, bare, ["completion"])  # no think/answer split recorded
         self._attach_verdicts(cur, files, rollouts, prompts[0]["task"])
         return {"prompt": prompts[0], "stats": stats[0] if stats else None, "rollouts": rollouts}
 
     def rollout(self, rollout_id: str) -> dict[str, Any] | None:
         cur, files = self._open()
-        found = cur.execute(
-            "SELECT run_id, prompt_id FROM ui_facts WHERE rollout_id = ?", [rollout_id]
-        ).fetchone()
-        if found is None:
+        rollouts = _dicts(cur.execute("SELECT * FROM ui_facts WHERE rollout_id = ?", [rollout_id]))
+        if not rollouts:
             return None
-        run_id, prompt_id = found
-        rollouts = self._latest(
-            cur, files, "rollouts", "rollout_id = ?", [rollout_id], run_id=run_id
+        _read_text(
+            cur,
+            files,
+            rollouts,
+            [
+                "completion",
+                "reasoning",
+                "answer_text",
+                "model",
+                "finish_reason",
+                "completion_tokens",
+            ],
         )
-        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [prompt_id])
+        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [rollouts[0]["prompt_id"]])
         task = prompts[0]["task"] if prompts else None
         self._attach_verdicts(cur, files, rollouts, task)
         return {"prompt": prompts[0] if prompts else None, "rollout": rollouts[0]}
@@ -340,32 +363,27 @@ class Store:
             rollout["verdict"] = accuracy[0] if accuracy else None
 
     def search(self, run_id: str, filters: Filters, page: int = 1) -> Page:
-        """A run's rollouts matching ``filters``; text search is ``ILIKE`` over the completion."""
+        """A run's rollouts matching ``filters``; text search is ``ILIKE`` over the completion
+        (a scan of the run's completions: the one page that reads text in bulk)."""
         cur, files = self._open()
         where, params = filters.where()
         params = [run_id, *params]
         text = ""
         if filters.text:
             text = (
-                f"AND f.rollout_id IN (SELECT rollout_id FROM ({self._source(files, 'rollouts', run_id)}) "
-                "WHERE completion ILIKE ? ESCAPE '\\')"
+                f"AND (f.file_idx, f.row) IN (SELECT file_idx, row FROM "
+                f"({_scan(files, run_id)}) WHERE completion ILIKE ? ESCAPE '\\')"
             )
             params.append("%" + _like_escape(filters.text) + "%")
         query = f"""
             SELECT f.* FROM ui_facts AS f WHERE {where} {text}
             ORDER BY f.prompt_id, f.sample_idx LIMIT ? OFFSET ?"""
         result = _page(cur, query, params, page)
-        ids = [row["rollout_id"] for row in result.rows]
-        if ids:
-            snippets = {
-                row["rollout_id"]: row
-                for row in self._latest(
-                    cur, files, "rollouts", "list_contains(?, rollout_id)", [ids], run_id=run_id
-                )
-            }
-            for row in result.rows:
-                text_row = snippets.get(row["rollout_id"], {})
-                row["snippet"] = _snippet(text_row.get("completion") or "", filters.text)
+        _read_text(cur, files, result.rows, ["completion"] if filters.text else ["answer_text"])
+        for row in result.rows:
+            row["snippet"] = _snippet(
+                row.get("completion") or row.get("answer_text") or "", filters.text
+            )
         return result
 
     def compare(self, a: str, b: str, *, flipped: bool = False, page: int = 1) -> Page:
@@ -416,6 +434,55 @@ class Store:
                 [run_id],
             )
         )
+
+
+def _locator(files: list[str]) -> str:
+    """Table ``ui_loc``: where each rollout's latest row lies (index in ``files``, row number),
+    so a page reads a few rows' text by row number (DuckDB skips the other pages)."""
+    listed = ", ".join(sql._quote(f) for f in files)
+    if not files:
+        return (
+            "CREATE TEMP TABLE ui_loc AS SELECT NULL::VARCHAR AS rollout_id, "
+            "NULL::INT AS file_idx, NULL::BIGINT AS row WHERE false"
+        )
+    return f"""
+        CREATE TEMP TABLE ui_loc AS
+        SELECT rollout_id, list_position([{listed}], filename)::INT - 1 AS file_idx,
+               file_row_number AS row
+        FROM read_parquet([{listed}], filename = true, file_row_number = true,
+                          union_by_name = true)
+        QUALIFY row_number() OVER (PARTITION BY rollout_id ORDER BY created_at DESC) = 1"""
+
+
+def _scan(files: dict[str, list[str]], run_id: str) -> str:
+    """The run's rollout files with ``file_idx`` and ``row``, for a text scan."""
+    listed = [(i, f) for i, f in enumerate(files.get("rollouts", [])) if f"/run_id={run_id}/" in f]
+    if not listed:
+        return "SELECT NULL::INT AS file_idx, NULL::BIGINT AS row, NULL::VARCHAR AS completion WHERE false"
+    return " UNION ALL ".join(
+        f"SELECT {i}::INT AS file_idx, file_row_number AS row, completion FROM "
+        f"read_parquet({sql._quote(f)}, file_row_number = true)"
+        for i, f in listed
+    )
+
+
+def _read_text(cur, files: dict[str, list[str]], rows: list[dict], columns: list[str]) -> None:
+    """Add ``columns`` of each rollout in ``rows``, read by file and row number."""
+    by_file: dict[int, list[dict]] = {}
+    for row in rows:
+        if row.get("file_idx") is not None:
+            by_file.setdefault(row["file_idx"], []).append(row)
+    paths = files.get("rollouts", [])
+    for file_idx, members in by_file.items():
+        numbers = sorted(r["row"] for r in members)
+        found = cur.execute(
+            f"SELECT file_row_number, {', '.join(columns)} FROM read_parquet(?, file_row_number = true) "
+            "WHERE file_row_number BETWEEN ? AND ? AND list_contains(?, file_row_number)",
+            [paths[file_idx], numbers[0], numbers[-1], numbers],
+        ).fetchall()
+        texts = {number: values for number, *values in found}
+        for row in members:
+            row.update(zip(columns, texts.get(row["row"], [None] * len(columns)), strict=True))
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from engine.cli import main
 from engine.cli_ui import check_bind
 from engine.errors import UserError
+from engine.schema import conform
 from engine.ui import ReadOnlySQL, create_app
 from engine.ui.store import Filters, Store
 from tests.engine.curate.conftest import GEN
@@ -227,3 +228,22 @@ def test_missing_things_are_one_line_errors(client, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["ui", "--lake", str(tmp_path / "nope")])
     assert exit_info.value.code == 2 and "no lake" in capsys.readouterr().err
+
+
+def test_a_rewritten_rollout_shows_its_latest_text_once(ui_lake) -> None:
+    store = Store(ui_lake)
+    row = store.search(GEN, Filters(text="onerror")).rows[0]
+    rewritten = {k: row[k] for k in ("rollout_id", "prompt_id", "sample_idx")}
+    rewritten |= {
+        "completion": "rewritten text",
+        "answer_text": "rewritten answer",
+        "source": "generate",
+    }
+    # a later row with the same id, written past the append-time dedupe (as a compact may leave)
+    ui_lake._write("rollouts", conform("rollouts", [rewritten], run_id=GEN), GEN)
+    fresh = Store(ui_lake)
+    found = fresh.prompt(GEN, row["prompt_id"])
+    assert [r["answer_text"] for r in found["rollouts"]].count("rewritten answer") == 1
+    assert len(found["rollouts"]) == 4
+    assert fresh.search(GEN, Filters(text="onerror")).rows == []
+    assert fresh.rollout(row["rollout_id"])["rollout"]["completion"] == "rewritten text"

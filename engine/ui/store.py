@@ -363,28 +363,60 @@ class Store:
             rollout["verdict"] = accuracy[0] if accuracy else None
 
     def search(self, run_id: str, filters: Filters, page: int = 1) -> Page:
-        """A run's rollouts matching ``filters``; text search is ``ILIKE`` over the completion
-        (a scan of the run's completions: the one page that reads text in bulk)."""
+        """A run's rollouts matching ``filters``, by prompt and sample; with a text, the ones whose
+        completion contains it (``ILIKE``, literal), in storage order (:meth:`_search_text`)."""
         cur, files = self._open()
         where, params = filters.where()
-        params = [run_id, *params]
-        text = ""
         if filters.text:
-            text = (
-                f"AND (f.file_idx, f.row) IN (SELECT file_idx, row FROM "
-                f"({_scan(files, run_id)}) WHERE completion ILIKE ? ESCAPE '\\')"
-            )
-            params.append("%" + _like_escape(filters.text) + "%")
-        query = f"""
-            SELECT f.* FROM ui_facts AS f WHERE {where} {text}
-            ORDER BY f.prompt_id, f.sample_idx LIMIT ? OFFSET ?"""
-        result = _page(cur, query, params, page)
+            result = self._search_text(cur, files, run_id, filters.text, where, params, page)
+        else:
+            query = f"""
+                SELECT f.* FROM ui_facts AS f WHERE {where}
+                ORDER BY f.prompt_id, f.sample_idx LIMIT ? OFFSET ?"""
+            result = _page(cur, query, [run_id, *params], page)
         _read_text(cur, files, result.rows, ["completion"] if filters.text else ["answer_text"])
         for row in result.rows:
             row["snippet"] = _snippet(
                 row.get("completion") or row.get("answer_text") or "", filters.text
             )
         return result
+
+    def _search_text(self, cur, files, run_id, text, where, params, page) -> Page:
+        """Full-text search that stops once the page is full: the run's files are scanned in
+        order, each with a LIMIT DuckDB streams (a common word reads a small part of the run;
+        a rare one reads all of its completions, the cost of search without an index)."""
+        pattern = "%" + _like_escape(text) + "%"
+        want = page * PAGE_ROWS + 1  # up to the end of the page, and one to know if more follow
+        found: list[dict[str, Any]] = []
+        for file_idx, path in enumerate(files.get("rollouts", [])):
+            if f"/run_id={run_id}/" not in path:
+                continue
+            limit = want - len(found)
+            while True:
+                rows = [
+                    row
+                    for (row,) in cur.execute(
+                        "SELECT file_row_number FROM read_parquet(?, file_row_number = true) "
+                        "WHERE completion ILIKE ? ESCAPE '\\' LIMIT ?",
+                        [path, pattern, limit],
+                    ).fetchall()
+                ]
+                kept = _dicts(
+                    cur.execute(
+                        f"SELECT f.* FROM ui_facts AS f WHERE {where} AND f.file_idx = ? "
+                        "AND list_contains(?, f.row) ORDER BY f.row",
+                        [run_id, *params, file_idx, rows],
+                    )
+                )
+                if len(rows) < limit or len(found) + len(kept) >= want:
+                    break
+                limit *= 4  # the filters dropped some: read further into the file
+            found.extend(kept)
+            if len(found) >= want:
+                break
+        page = max(1, page)
+        rows = found[(page - 1) * PAGE_ROWS :]
+        return Page(rows=rows[:PAGE_ROWS], page=page, more=len(rows) > PAGE_ROWS)
 
     def compare(self, a: str, b: str, *, flipped: bool = False, page: int = 1) -> Page:
         """Per-prompt pass rates of runs ``a`` and ``b`` on the prompts both sampled."""
@@ -452,18 +484,6 @@ def _locator(files: list[str]) -> str:
         FROM read_parquet([{listed}], filename = true, file_row_number = true,
                           union_by_name = true)
         QUALIFY row_number() OVER (PARTITION BY rollout_id ORDER BY created_at DESC) = 1"""
-
-
-def _scan(files: dict[str, list[str]], run_id: str) -> str:
-    """The run's rollout files with ``file_idx`` and ``row``, for a text scan."""
-    listed = [(i, f) for i, f in enumerate(files.get("rollouts", [])) if f"/run_id={run_id}/" in f]
-    if not listed:
-        return "SELECT NULL::INT AS file_idx, NULL::BIGINT AS row, NULL::VARCHAR AS completion WHERE false"
-    return " UNION ALL ".join(
-        f"SELECT {i}::INT AS file_idx, file_row_number AS row, completion FROM "
-        f"read_parquet({sql._quote(f)}, file_row_number = true)"
-        for i, f in listed
-    )
 
 
 def _read_text(cur, files: dict[str, list[str]], rows: list[dict], columns: list[str]) -> None:

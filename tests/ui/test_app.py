@@ -247,3 +247,27 @@ def test_a_rewritten_rollout_shows_its_latest_text_once(ui_lake) -> None:
     assert len(found["rollouts"]) == 4
     assert fresh.search(GEN, Filters(text="onerror")).rows == []
     assert fresh.rollout(row["rollout_id"])["rollout"]["completion"] == "rewritten text"
+
+
+@pytest.mark.parametrize("status", ["", "incorrect", "correct"])
+def test_text_search_pages_cover_every_match_once(ui_lake, monkeypatch, status) -> None:
+    monkeypatch.setattr("engine.ui.store.PAGE_ROWS", 2)  # several pages, filters dropping rows
+    store = Store(ui_lake)
+    seen, page = [], 1
+    while True:
+        result = store.search(GEN, Filters(text="answer is", status=status), page)
+        seen += [row["rollout_id"] for row in result.rows]
+        if not result.more:
+            break
+        page += 1
+    expected = (
+        ui_lake.connect()
+        .execute(
+            "SELECT r.rollout_id FROM rollouts AS r JOIN rollout_facts AS f USING (rollout_id) "
+            "WHERE r.run_id = ? AND r.completion ILIKE '%answer is%' AND (? = '' OR f.status = ?)",
+            [GEN, status, status],
+        )
+        .fetchall()
+    )
+    assert len(seen) == len(set(seen)) and set(seen) == {rid for (rid,) in expected}
+    assert len(seen) > 2  # more than one page

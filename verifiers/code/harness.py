@@ -13,9 +13,9 @@ values), decides every assert itself and writes the only channel the verifier re
 answers calls, nothing else. Its whole view of the tests is the arguments of the calls it gets.
 
 1. stdin holds two marshal documents: *A* (program, prefix, entry point, nonce) and *B*
-   (setup, tests, limits, candidate names). The judge reads A exactly, makes itself non-dumpable
-   (``prctl(PR_SET_DUMPABLE, 0)``: another process of the jail's uid can then neither read its
-   memory nor open its fds through ``/proc``), sends ``ready``, runs the prompt prefix (trusted
+   (setup, tests, limits, candidate names). The judge makes itself non-dumpable before it reads
+   anything (``prctl(PR_SET_DUMPABLE, 0)``: another process of the jail's uid can then neither
+   read its memory nor open its fds through ``/proc``), reads A exactly, sends ``ready``, runs the prompt prefix (trusted
    and already the candidate's to read; its imports are then loaded once for both), forks the
    candidate, and only then reads B. So the test code and its expected values exist only in the
    judge's memory, only the judge holds the channel's fd, and after the fork the judge imports
@@ -871,12 +871,14 @@ def _tests(doc, tns, trusted, chan, remote):
 
 
 def main():
-    head = _read_exact(0, 16)
-    part_a = marshal.loads(_read_exact(0, int(head, 16)))  # written by the verifier
+    # Non-dumpable before anything of the job is read: in a warm jail (`Job.warm`) this runs
+    # ahead of the job, so the `_ctypes` import (~0.5 ms) is off the verdict's critical path.
+    _no_dump()
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    _no_dump()  # before the tests are in this process's memory
+    head = _read_exact(0, 16)
+    part_a = marshal.loads(_read_exact(0, int(head, 16)))  # written by the verifier
     chan = Channel(os.dup(1), part_a.pop("nonce"))
     os.dup2(2, 1)  # what the tests print goes to stderr, never to the channel
     # `ready` before the fork: a candidate that kills or stops this process early makes its own

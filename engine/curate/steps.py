@@ -290,7 +290,7 @@ class NearDedup(Step):
     def prepare(self, context: Context) -> None:
         rows = self.num_perm // self.num_bands
         weights = np.random.default_rng(self.seed).integers(1, 2**63, size=rows, dtype=np.uint64)
-        self._state.update(bands=[{} for _ in range(self.num_bands)], kept=[], weights=weights | 1)
+        self._state.update(index=tx.BandIndex(self.num_bands), weights=weights | 1)
 
     def _signatures(self, texts: pl.Series, words: tx.WordHashes) -> np.ndarray:
         flat, offsets = tx.shingle_hashes(texts, self.shingle, words)
@@ -313,23 +313,29 @@ class NearDedup(Step):
         return features[0][rows], features[1][rows]
 
     def decide(self, features: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        bands, kept = self._state["bands"], self._state["kept"]
-        signatures, keys = features[0], features[1].tolist()
+        index: tx.BandIndex = self._state["index"]
+        signatures, keys = features
+        need = self.threshold * self.num_perm
+        earlier = index.candidates(keys)  # kept in batches before this one
+        here: list[dict[int, list[int]]] = [{} for _ in range(self.num_bands)]  # kept in this one
         keep = []
-        for signature, row_keys in zip(signatures, keys, strict=True):
-            candidates = {
-                c for band, key in zip(bands, row_keys, strict=True) for c in band.get(key, ())
-            }
+        for row, row_keys in enumerate(keys.tolist()):
+            signature = signatures[row]
             similar = any(
-                np.count_nonzero(kept[c] == signature) >= self.threshold * self.num_perm
-                for c in candidates
-            )
+                np.count_nonzero(index.signature(c) == signature) >= need
+                for c in earlier[row] or ()
+            ) or any(
+                np.count_nonzero(signatures[c] == signature) >= need
+                for c in {c for band, key in zip(here, row_keys, strict=True)
+                          for c in band.get(key, ())}
+            )  # fmt: skip
             keep.append(not similar)
             if not similar:
-                for band, key in zip(bands, row_keys, strict=True):
-                    band.setdefault(key, []).append(len(kept))
-                kept.append(signature)
-        return np.array(keep, dtype=bool)
+                for band, key in zip(here, row_keys, strict=True):
+                    band.setdefault(key, []).append(row)
+        mask = np.array(keep, dtype=bool)
+        index.add(keys[mask], signatures[mask])
+        return mask
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ an n-gram differently in a benchmark prompt and in a training text.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -232,3 +233,53 @@ def shingle_hashes(
     offsets = np.zeros(len(windows) + 1, dtype=np.uint64)
     np.cumsum(counts, out=offsets[1:])
     return grams, offsets
+
+
+class BandIndex:
+    """The MinHash signatures of the rows near-duplicate removal kept, and their LSH band keys,
+    for the question "which kept rows share a band with this one?" over a million rows.
+
+    Per band, the keys sit in sorted numpy runs (key and kept id: 16 bytes an entry, where a
+    dict of lists per band took ~100, i.e. ~0.8 GB for 500k kept rows); a new batch's keys
+    form a new run, merged with the last one while it is at least half its size (an LSM tree,
+    so there are O(log n) runs and every key is re-sorted O(log n) times)."""
+
+    def __init__(self, num_bands: int) -> None:
+        self.num_bands = num_bands
+        self.size = 0
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # keys, ids: [bands, m] each
+        self._chunks: list[np.ndarray] = []  # kept signatures, one array per add
+        self._starts: list[int] = []
+
+    def candidates(self, keys: np.ndarray) -> list[set[int] | None]:
+        """For each row of ``keys`` ([rows, bands]), the kept ids sharing one of its band keys."""
+        found: list[set[int] | None] = [None] * len(keys)
+        for run_keys, run_ids in self._runs:
+            for band in range(self.num_bands):
+                column = keys[:, band]
+                low = np.searchsorted(run_keys[band], column, side="left")
+                high = np.searchsorted(run_keys[band], column, side="right")
+                for row in np.flatnonzero(high > low).tolist():
+                    hits = run_ids[band, low[row] : high[row]].tolist()
+                    found[row] = (found[row] or set()).union(hits)
+        return found
+
+    def signature(self, kept_id: int) -> np.ndarray:
+        chunk = bisect.bisect_right(self._starts, kept_id) - 1
+        return self._chunks[chunk][kept_id - self._starts[chunk]]
+
+    def add(self, keys: np.ndarray, signatures: np.ndarray) -> None:
+        """Index rows kept, in order: their ids continue from :attr:`size`."""
+        if not len(keys):
+            return
+        order = np.argsort(keys.T, axis=1, kind="stable")
+        self._runs.append((np.take_along_axis(keys.T, order, axis=1), order + self.size))
+        self._chunks.append(np.ascontiguousarray(signatures))
+        self._starts.append(self.size)
+        self.size += len(keys)
+        while len(self._runs) > 1 and 2 * self._runs[-1][0].shape[1] >= self._runs[-2][0].shape[1]:
+            (keys_b, ids_b), (keys_a, ids_a) = self._runs.pop(), self._runs.pop()
+            merged_keys, merged_ids = np.hstack([keys_a, keys_b]), np.hstack([ids_a, ids_b])
+            order = np.argsort(merged_keys, axis=1, kind="stable")
+            self._runs.append((np.take_along_axis(merged_keys, order, axis=1),
+                               np.take_along_axis(merged_ids, order, axis=1)))  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -148,3 +149,40 @@ def test_exact_dedup_keys_equal_collapsing_every_whitespace_run(batch: list[str]
     series = pl.Series(batch, dtype=pl.String)
     every_run = series.str.replace_all(r"\s+", " ").str.strip_chars(" ").hash(seed=0)
     assert tx.normalized_hashes(series).to_list() == every_run.to_list()
+
+
+def dict_index_decide(batches, threshold: float, num_perm: int) -> list[bool]:
+    """Near-duplicate decisions as the selector first made them: a dict of lists per band."""
+    bands: list[dict] = [{} for _ in range(batches[0][1].shape[1])]
+    kept: list = []
+    out = []
+    for signatures, keys in batches:
+        for signature, row_keys in zip(signatures, keys.tolist(), strict=True):
+            candidates = {c for band, key in zip(bands, row_keys, strict=True)
+                          for c in band.get(key, ())}  # fmt: skip
+            similar = any(
+                np.count_nonzero(kept[c] == signature) >= threshold * num_perm for c in candidates
+            )
+            out.append(not similar)
+            if not similar:
+                for band, key in zip(bands, row_keys, strict=True):
+                    band.setdefault(key, []).append(len(kept))
+                kept.append(signature)
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=12), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.25, 0.5, 0.75]))  # fmt: skip
+def test_near_dedup_band_index_decides_as_dicts_did(sizes, seed, threshold) -> None:
+    """Signatures over a tiny alphabet, so band keys collide across and within batches."""
+    rng = np.random.default_rng(seed)
+    step = S.NearDedup(threshold=threshold, num_perm=8, num_bands=4)
+    step.prepare(S.Context(benchmark_texts={}, unit="rollouts"))
+    batches = []
+    for size in sizes:
+        signatures = rng.integers(0, 2, size=(size, 8)).astype(np.uint32)
+        keys = signatures.reshape(size, 4, 2).astype(np.uint64) @ np.array([1, 2], np.uint64)
+        batches.append((signatures, keys))
+    got = [bool(kept) for batch in batches for kept in step.decide(batch)]
+    assert got == dict_index_decide(batches, threshold, 8)

@@ -46,6 +46,7 @@ def ui(
     """
     loopback = check_bind(host, allow_remote=allow_remote, token=token)
     store = Lake.open(lake, create=False)
+    _check_port(host, port)
     import uvicorn
 
     from engine.ui import create_app
@@ -73,6 +74,20 @@ def check_bind(host: str, *, allow_remote: bool, token: str | None) -> bool:
             "--token SECRET, or keep the default 127.0.0.1"
         )
     return loopback
+
+
+def _check_port(host: str, port: int) -> None:
+    """One line, not uvicorn's log, when the address cannot be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen on {host}:{port} ({exc.strerror}) — is another server using the "
+            "port? pass another --port"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:

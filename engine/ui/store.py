@@ -206,9 +206,9 @@ class Store:
         for statement in _CACHE_SQL:
             db.execute(statement)
         self._files = files
-        old, self._db, self.signature = self._db, db, signature
-        if old is not None:
-            old.close()
+        # the old database is not closed here: a request may still be reading it (it goes
+        # when its last cursor does)
+        self._db, self.signature = db, signature
         self.build_s = time.perf_counter() - started
 
     @staticmethod

@@ -271,3 +271,17 @@ def test_text_search_pages_cover_every_match_once(ui_lake, monkeypatch, status) 
     )
     assert len(seen) == len(set(seen)) and set(seen) == {rid for (rid,) in expected}
     assert len(seen) > 2  # more than one page
+
+
+def test_a_taken_port_is_a_one_line_error(ui_lake, capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            main(["ui", "--lake", str(ui_lake.root), "--port", str(port)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}") and "\n" not in err

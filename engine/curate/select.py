@@ -6,6 +6,15 @@ every batch goes through the recipe's steps in turn. Each step counts what it ke
 (the funnel); stateful steps (duplicates, at most m per prompt) see rows in that order, so the
 shortest correct rollout is the one kept, and re-running gives the same rows in the same order.
 
+A batch is handled in two stages so that the text work uses both cores of a small machine:
+:func:`compute` (on ``THREADS`` batches at once) runs each row-local step on the rows that
+passed the row-local steps before it and computes each stateful step's per-row features
+(normalized-text hashes, MinHash signatures and band keys); :func:`decide` then applies the
+steps in order, the stateful ones remembering what they kept. Rows, order and funnel equal
+applying each step's ``keep`` in turn (tests/engine/curate/test_select_equivalence.py). On a
+synthetic lake of 1M rollouts of ~450 words (benchmarks/helpers/select_lake.py) the funnel's
+``seconds`` say where the CPU time goes (benchmarks/helpers/select_time.py).
+
 The dataset lands atomically in the lake::
 
     lake/datasets/<name>/data.parquet    the selected rows

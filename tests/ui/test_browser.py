@@ -73,4 +73,12 @@ def test_xss_rollout_stays_text(ui_lake) -> None:
         assert page.locator("main script").count() == 0 and page.locator("main img").count() == 0
         page.goto(f"{base}/runs/{GEN}/rollouts?q=%3Cscript%3E")  # also in the search echo
         assert page.locator("input[name=q]").input_value() == "<script>"
+        # the SQL box: a query that closes the textarea, and a result cell holding the rollout
+        page.goto(base + "/sql")
+        query = "SELECT completion FROM rollouts WHERE completion LIKE '%</textarea>%' -- </textarea><script>alert(3)</script>"
+        page.fill("textarea[name=q]", query)
+        page.click("#sql-form button")
+        assert page.locator("textarea[name=q]").input_value() == query
+        assert "onerror=alert(2)" in page.locator("#sql-result td").first.inner_text()
+        assert page.locator("main script").count() == 0 and page.locator("main img").count() == 0
         assert page.dialogs == [] and page.errors == []

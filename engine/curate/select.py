@@ -226,10 +226,11 @@ def candidates_sql(n_runs: int, unit: str) -> str:
 
 
 def _batches(
-    con: duckdb.DuckDBPyConnection, runs: list[str], unit: str
+    con: duckdb.DuckDBPyConnection, runs: list[str], unit: str, steps: tuple[Step, ...]
 ) -> Iterator[pa.RecordBatch]:
-    reader = con.sql(candidates_sql(len(runs), unit), params=runs).to_arrow_reader(BATCH_ROWS)
-    yield from reader
+    relation = con.sql(candidates_sql(len(runs), unit), params=runs)
+    _check_fields(steps, relation.columns)  # before any step sees a batch
+    yield from relation.to_arrow_reader(BATCH_ROWS)
 
 
 def _stream(
@@ -245,11 +246,10 @@ def _stream(
     digest = hashlib.sha256()
     writer: pq.ParquetWriter | None = None
     key = "rollout_id" if recipe.unit == "rollouts" else "prompt_id"
-    batches = _batches(con, runs, recipe.unit)
+    batches = _batches(con, runs, recipe.unit, steps)
     with _progress(progress, recipe.name) as advance:
         for batch, computed in _computed(steps, batches, THREADS):
             if writer is None:
-                _check_fields(steps, batch.schema.names)
                 writer = pq.ParquetWriter(folder / "data.parquet", batch.schema, compression="zstd")
             total += batch.num_rows
             kept = batch.take(pa.array(decide(steps, computed, batch.num_rows, counts), pa.int64()))

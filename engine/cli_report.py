@@ -132,8 +132,9 @@ def evaluate(
                         backend_options=options)  # fmt: skip
     resolve_benchmark(benchmark, file=file, data=data)  # a missing file: before a lake is made
     err = Console(stderr=True)
+    store = Lake.open(lake, create=backend is not EvalBackend.recorded)
     with generation_bar(err, False) as on_progress:
-        result = run_evaluate(Lake.open(lake), config, on_step=lambda s: err.print(f"· {s}"),
+        result = run_evaluate(store, config, on_step=lambda s: err.print(f"· {s}"),
                               on_progress=on_progress)  # fmt: skip
     _print_result(result, output_format)
 

@@ -133,6 +133,8 @@ def evaluate(
     """Import (if needed), generate (unless recorded), verify and measure; see the module doc."""
     step = on_step or (lambda _: None)
     bench = resolve_benchmark(config.benchmark, file=config.file, data=config.data)
+    if config.backend == "recorded":
+        _check_run(lake, config.run_id)  # a mistyped run changes nothing in the lake
     imported = _import(lake, bench, step)
     if config.backend == "recorded":
         run_id = _recorded_run(lake, config.run_id, bench.dataset)
@@ -161,6 +163,16 @@ def _import(lake: Lake, bench: Benchmark, step: Callable[[str], None]) -> int:
     step(f"importing {bench.path.name} as dataset {bench.dataset}")
     summary = import_prompts(bench.path, lake=lake, dataset=bench.dataset, preset=bench.preset)
     return summary.prompts
+
+
+def _check_run(lake: Lake, run_id: str | None) -> None:
+    found = (
+        lake.connect()
+        .execute("SELECT count(*) FROM rollouts WHERE run_id = ?", [run_id])
+        .fetchall()[0][0]
+    )
+    if not found:
+        raise UserError(f"no rollouts for run {run_id!r} — list the runs with `rlvr runs`")
 
 
 def _recorded_run(lake: Lake, run_id: str | None, dataset: str) -> str:

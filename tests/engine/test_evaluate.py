@@ -127,6 +127,16 @@ def test_recorded_run_of_another_benchmark_is_refused(tmp_path, shared_data, cap
               str(shared_data), "--backend", "recorded", "--run", code_run])  # fmt: skip
     assert exit_info.value.code == 2
     assert "has rollouts of humaneval, not of math500" in capsys.readouterr().err
+    # a mistyped run: one line, and the benchmark is not imported for nothing
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--lake", str(lake.root), "--benchmark", "aime24", "--data",
+              str(shared_data), "--backend", "recorded", "--run", "nope"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: no rollouts for run 'nope' — list the runs with `rlvr runs`"
+    )
+    datasets = lake.connect().execute("SELECT DISTINCT dataset FROM prompts").fetchall()
+    assert ("aime24",) not in datasets and ("math500",) in datasets
 
 
 def test_every_benchmark_name_resolves_to_its_shared_file(shared_data) -> None:

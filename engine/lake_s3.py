@@ -33,6 +33,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +53,8 @@ from engine.schema import SCHEMAS, conform, id_columns
 __all__ = ["LEASE_S", "S3Lake", "S3Lock"]
 
 LEASE_S = 600.0  # a lock object older than this belongs to a dead holder and may be broken
+# Ids of the prompts/rollouts parts read so far, per lake and table: (scope, parts read, ids).
+_ID_CACHE: dict[tuple[str, str], tuple[str | None, set[str], set[Any]]] = {}
 
 
 def _client() -> Any:
@@ -247,9 +251,29 @@ class S3Lake(Lake):
         return f"s3://{self.bucket}/{self._key(relative)}"
 
     def _present_ids(self, table: str, scope: str | None) -> set[Any]:
+        """Ids on S3, cached per table: only parts not seen before are read (as on disk), so a
+        long job's appends stay linear. Called under the table's lease."""
         (column,) = id_columns(table)
-        files = self.files(table, scope)
-        return set(self._read(files, [column])[column].to_pylist()) if files else set()
+        listed = {path for path, _ in self._listed(table, scope)}
+        cached = _ID_CACHE.get((self.url, table))
+        if cached is None or cached[0] != scope or not cached[1] <= listed:
+            cached = _ID_CACHE[(self.url, table)] = (scope, set(), set())
+        _, seen, present = cached
+        new = [path for path in sorted(listed - seen) if self._problem(table, path) is None]
+        if new:
+            present.update(self._read(new, [column])[column].to_pylist())
+            seen.update(new)
+        return present
+
+    @contextmanager
+    def _dedupe(self, table: str, run_id: str) -> Iterator[Any]:
+        # new_rows() marks ids present before their part is written: on any error, forget them.
+        try:
+            with super()._dedupe(table, run_id) as new_rows:
+                yield new_rows
+        except BaseException:
+            _ID_CACHE.pop((self.url, table), None)
+            raise
 
     def _read(self, files: list[str], columns: list[str] | None = None) -> pa.Table:
         paths = [f.removeprefix("s3://") for f in files]
@@ -259,14 +283,17 @@ class S3Lake(Lake):
         return [path for path, reason in self._inspect(table, run_id) if reason is None]
 
     def _inspect(self, table: str, run_id: str | None = None) -> list[tuple[str, str | None]]:
+        return [(path, self._problem(table, path)) for path, _ in self._listed(table, run_id)]
+
+    def _listed(self, table: str, run_id: str | None) -> list[tuple[str, str]]:
+        """(s3 path, key) of the table's data parts (in one run's partition if given)."""
         self.table_path(table)
         folder = f"{table}/run_id={run_id}/" if run_id else f"{table}/run_id="
         found = []
         for key in self.keys(folder):
             name = key.rsplit("/", 1)[-1]
             if name.endswith(".parquet") and name[0] not in "._":
-                path = f"s3://{self.bucket}/{key}"
-                found.append((path, self._problem(table, path)))
+                found.append((f"s3://{self.bucket}/{key}", key))
         return found
 
     def _problem(self, table: str, path: str) -> str | None:

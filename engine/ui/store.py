@@ -120,7 +120,8 @@ class Filters:
 
     def where(self) -> tuple[str, list[Any]]:
         """SQL conditions on ``ui_facts AS f`` and their parameters (text search is separate)."""
-        terms, params = ["f.run_id = ?"], []
+        terms: list[str] = ["f.run_id = ?"]
+        params: list[Any] = []
         if self.status == "correct":
             terms.append("f.status = 'correct'")
         elif self.status == "incorrect":
@@ -193,10 +194,10 @@ class Store:
                 self._checked = now
                 signature = lake_signature(self.lake)
                 if signature != self.signature or self._db is None:
-                    self._rebuild(signature)
+                    self._db = self._rebuild(signature)
             return self._db.cursor(), self._files
 
-    def _rebuild(self, signature: tuple) -> None:
+    def _rebuild(self, signature: tuple) -> duckdb.DuckDBPyConnection:
         started = time.perf_counter()
         db = duckdb.connect(":memory:")
         db.execute("SET enable_progress_bar = false")
@@ -208,17 +209,17 @@ class Store:
         self._files = files
         # the old database is not closed here: a request may still be reading it (it goes
         # when its last cursor does)
-        self._db, self.signature = db, signature
+        self.signature = signature
         self.build_s = time.perf_counter() - started
+        return db
 
     @staticmethod
     def _source(files: dict[str, list[str]], table: str, run_id: str | None = None) -> str:
         """Every row of the table's files (of one run's partition when given), unfiltered."""
-        files = files.get(table, [])
+        listed = files.get(table, [])
         if run_id is not None:
-            marker = f"/run_id={run_id}/"
-            files = [f for f in files if marker in f]
-        return sql.table_source(table, files)
+            listed = [f for f in listed if f"/run_id={run_id}/" in f]
+        return sql.table_source(table, listed)
 
     def _latest(
         self, cur, files, table: str, where: str, params: Sequence[Any], run_id=None

@@ -91,7 +91,9 @@ def llm_stage(dataset: Any, config: Any, options: Any) -> Any:
 def _vllm_config(config: Any, options: Any) -> Any:
     from ray.data.llm import vLLMEngineProcessorConfig
 
-    engine_kwargs = {"max_model_len": config.backend_options.get("max_model_len", 32768),
+    engine_kwargs = {"max_model_len": config.backend_options.get(
+            "max_model_len", config.sampling.max_tokens + 8192  # room for the prompt
+        ),
                      **config.backend_options.get("engine_kwargs", {})}  # fmt: skip
     return vLLMEngineProcessorConfig(model_source=config.model, engine_kwargs=engine_kwargs,
                                      concurrency=options.actors, batch_size=64)  # fmt: skip

@@ -14,6 +14,8 @@ import pytest
 from engine.lake import Lake
 
 pytest.importorskip("ray")
+# One Ray per pytest process: under xdist `--dist loadgroup`, all Ray tests share one worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def _cli(*args: str) -> None:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 __all__ = ["SCHEMA_VERSION", "CodeTests", "FunctionCase", "StdioCase", "TestSchemaError"]
 
@@ -110,9 +110,11 @@ class CodeTests:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"version": SCHEMA_VERSION, "kind": self.kind, "checker": self.checker}
         if self.kind == "stdio":
-            d["cases"] = [{"stdin": c.stdin, "expected": list(c.expected)} for c in self.cases]
+            stdio = cast(tuple[StdioCase, ...], self.cases)
+            d["cases"] = [{"stdin": c.stdin, "expected": list(c.expected)} for c in stdio]
         else:
-            d["cases"] = [{"call": c.call, "expected": c.expected} for c in self.cases]
+            calls = cast(tuple[FunctionCase, ...], self.cases)
+            d["cases"] = [{"call": c.call, "expected": c.expected} for c in calls]
         for key in ("asserts", "entry_point", "setup", "checker_program", "checker_lang", "meta"):
             value = getattr(self, key)
             if value:

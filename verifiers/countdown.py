@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 from verifiers.verdict import Verdict
 
@@ -182,7 +182,7 @@ class _Parser:
     """expr := term (('+'|'-') term)* ; term := atom (('*'|'/') atom)* ; atom := INT | '(' expr ')'."""
 
     def __init__(self, tokens: list[str | int]) -> None:
-        self.tokens, self.pos, self.literals = tokens, 0, []
+        self.tokens, self.pos, self.literals = tokens, 0, list[int]()
 
     def peek(self) -> str | int | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -326,7 +326,7 @@ def _problem_of(prompt: Mapping[str, Any]) -> tuple[list[int], int] | None:
         and all(type(n) is int and n >= 0 for n in numbers)
         and type(target) is int
     )
-    return (numbers, target) if valid else None
+    return (cast(list[int], numbers), cast(int, target)) if valid else None
 
 
 def score_prompt(prompt: Mapping[str, Any], response: str, **options: Any) -> Verdict:

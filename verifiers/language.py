@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from verifiers.verdict import Verdict
+from verifiers.verdict import Status, Verdict
 
 __all__ = ["SCRIPTS", "VERSION", "language_share", "score_prompt", "verify_language"]
 
@@ -72,6 +72,7 @@ def verify_language(
         raise ValueError(f"threshold={threshold!r}: must be in [0, 1]")
     start = time.perf_counter()
     share = language_share(response if whole_response else _reasoning(response), target)
+    status: Status
     if share is None:
         status, reward = "unverifiable", None
     else:

@@ -33,10 +33,10 @@ from typing import Any
 
 import sandbox
 from sandbox import Job, JobResult, Limits, Run, RunResult
-from verifiers.code.checkers import CheckResult, get_checker
+from verifiers.code.checkers import get_checker
 from verifiers.code.config import CodeConfig
 from verifiers.codetests import CodeTests, StdioCase
-from verifiers.verdict import Verdict
+from verifiers.verdict import Status, Verdict
 
 __all__ = ["CODES", "TestResult", "code_for_status", "judge_stdio", "make_verdict"]
 
@@ -132,6 +132,7 @@ def make_verdict(
     se_decides = first_se is not None and (
         config.reward == "fraction" or first_bad is None or first_se.i < first_bad.i
     )
+    status: Status
     if se_decides:
         status, reward = "unverifiable", None
     elif passed == total and failure is None and total > 0:
@@ -207,7 +208,9 @@ def judge_stdio(
     in_process = check.kind != "program"
 
     def judge_run(i: int, run: RunResult) -> TestResult:
-        common = dict(i=i, time_s=run.cpu_s, wall_s=run.wall_s, memory_mb=run.memory_mb)
+        common: dict[str, Any] = dict(
+            i=i, time_s=run.cpu_s, wall_s=run.wall_s, memory_mb=run.memory_mb
+        )
         if run.status != "ok":
             return TestResult(code=code_for_status(run), reason=run_reason(run), **common)
         if not in_process:
@@ -264,7 +267,7 @@ def _run_checker_program(
         for i in todo
     )
     lang = tests.checker_lang or "python"
-    verdicts: dict[int, CheckResult | str] = {}
+    verdicts: dict[int, str] = {}  # judge codes of _checker_code
 
     def stop(k: int, run: RunResult) -> bool:
         verdicts[todo[k]] = _checker_code(run)

@@ -54,8 +54,10 @@ class _Worker:
             env=env,
             close_fds=True,
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE above
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.ready = False
-        self.fd = self.proc.stdout.fileno()
+        self.fd = self.stdout.fileno()
 
     def _read_exact(self, n: int, deadline: float) -> bytes | None:
         """n bytes from the worker, or None when the deadline passes or the worker dies."""
@@ -81,8 +83,8 @@ class _Worker:
     def call(self, op: str, args: tuple, timeout_s: float) -> tuple[str, Any]:
         body = pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self.proc.stdin.write(_HEADER.pack(len(body)) + body)
-            self.proc.stdin.flush()
+            self.stdin.write(_HEADER.pack(len(body)) + body)
+            self.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             return "dead", f"worker pipe closed: {exc}"
         deadline = time.monotonic() + timeout_s
@@ -100,7 +102,7 @@ class _Worker:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired, OSError):
             self.proc.wait(timeout=5)
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
 
@@ -212,7 +214,7 @@ def _forget_after_fork() -> None:
     global _POOL, _POOL_LOCK
     if _POOL is not None:
         for worker in _POOL._all:
-            for stream in (worker.proc.stdin, worker.proc.stdout):
+            for stream in (worker.stdin, worker.stdout):
                 with contextlib.suppress(OSError, ValueError):
                     stream.close()
         _INHERITED.append(_POOL)

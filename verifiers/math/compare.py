@@ -71,7 +71,7 @@ def decimal_slack(gold: Number) -> Fraction:
 
 
 def _sig_digits(number: Number) -> int:
-    value = abs(number.value or 0)
+    value = abs(number.value or Fraction(0))
     if value == 0:
         return 0
     whole = len(str(int(value))) if value >= 1 else 0
@@ -111,9 +111,10 @@ def _number_lists(gold: str, pred: str, opts: dict[str, Any]) -> Decision | None
     pk, pi = structure_of(pred)
     if gk == "scalar" or pk == "scalar":
         return None
-    gn = [parse_number(x) for x in gi]
-    pn = [parse_number(x) for x in pi]
-    if None in gn or None in pn:
+    parsed_g, parsed_p = [parse_number(x) for x in gi], [parse_number(x) for x in pi]
+    gn = [n for n in parsed_g if n is not None]
+    pn = [n for n in parsed_p if n is not None]
+    if len(gn) != len(parsed_g) or len(pn) != len(parsed_p):  # an item is not a plain number
         return None
     if len(gn) != len(pn):
         return Decision(False, f"{gk}-length", f"{len(pn)} items for {len(gn)} expected")

@@ -120,10 +120,10 @@ def _equal(g: str, p: str, ctx: dict) -> Decision:
         return Decision(True, "string")
     gk, gi = structure_of(g)
     pk, pi = structure_of(p)
-    if gk == "scalar" and pm_items(g):
-        gk, gi = "set", pm_items(g)
-    if pk == "scalar" and pm_items(p):
-        pk, pi = "set", pm_items(p)
+    if gk == "scalar" and (items := pm_items(g)):
+        gk, gi = "set", items
+    if pk == "scalar" and (items := pm_items(p)):
+        pk, pi = "set", items
     if gk == "scalar" and OR.search(g):
         gk, gi = "set", split_top(OR.sub(",", g))
     if pk == "scalar" and OR.search(p) and gk != "scalar":

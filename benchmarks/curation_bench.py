@@ -18,7 +18,7 @@ the baseline reads that file with ``pandas.read_json(lines=True)``:
 
 Each command runs as its own process; wall time and peak RSS come from ``os.wait4`` on it.
 
-    .venv/bin/python benchmarks/curation_bench.py --rows 50000           # a check, ~2 min
+    .venv/bin/python benchmarks/curation_bench.py --rows 50000           # a check, ~3 min
     .venv/bin/python benchmarks/curation_bench.py                        # 1M rows, the result
 
 Results: benchmarks/results/curation_bench.json (``--out``); lakes and JSONL in
@@ -77,19 +77,23 @@ def measure(name: str, argv: list[str], out: Path, timeout_s: float) -> dict:
 
 
 # -- inputs -----------------------------------------------------------------------------------
-def build_inputs(work: Path, rows: int) -> tuple[Path, Path, Path, dict]:
-    """The lake (built once per N), its rollouts as JSONL, the benchmark problems as JSONL."""
+def build_inputs(
+    work: Path, rows: int, jsonl_rows: int | None = None
+) -> tuple[Path, Path, Path, dict]:
+    """The lake (built once per N), its first ``jsonl_rows`` rollouts (all by default) as JSONL
+    (what the baseline reads, no more), the benchmark problems as JSONL."""
     from benchmarks.helpers.select_lake import GEN, build
     from engine.lake import Lake
 
-    lake_dir, jsonl, bench = (work / f"lake-{rows}", work / f"rollouts-{rows}.jsonl",
+    jsonl_rows = rows if jsonl_rows is None else jsonl_rows
+    lake_dir, jsonl, bench = (work / f"lake-{rows}", work / f"rollouts-{rows}-{jsonl_rows}.jsonl",
                               work / f"benchmarks-{rows}.jsonl")  # fmt: skip
     timings = {}
     if not (lake_dir / "rollouts").is_dir():
         start = time.perf_counter()
         build(lake_dir, rows)
         timings["build_lake_s"] = round(time.perf_counter() - start, 1)
-    if not jsonl.is_file():
+    if jsonl_rows and not jsonl.is_file():
         start = time.perf_counter()
         con = Lake.open(lake_dir, create=False).connect()
         con.execute(f"""COPY (
@@ -99,7 +103,7 @@ def build_inputs(work: Path, rows: int) -> tuple[Path, Path, Path, dict]:
             FROM rollouts r JOIN prompts p USING (prompt_id)
             LEFT JOIN verdicts a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
             LEFT JOIN verdicts f ON f.rollout_id = r.rollout_id AND f.verifier = 'format'
-            WHERE r.run_id = '{GEN}' ORDER BY r.prompt_id, r.sample_idx
+            WHERE r.run_id = '{GEN}' ORDER BY r.prompt_id, r.sample_idx LIMIT {jsonl_rows}
         ) TO '{jsonl}.tmp' (FORMAT json)""")
         con.execute(f"""COPY (SELECT dataset, problem FROM prompts WHERE split = 'test')
                         TO '{bench}' (FORMAT json)""")
@@ -234,7 +238,8 @@ def run(rows: int, work: Path, out: Path, timeout_s: float, baseline_rows: int) 
 
     work.mkdir(parents=True, exist_ok=True)
     # In a child: a fork inherits this process's RSS high-water mark, so this one stays small.
-    prepared = subprocess.run([PY, __file__, "--prepare", str(rows), str(work)], check=True,
+    baseline_rows = min(rows, baseline_rows)
+    prepared = subprocess.run([PY, __file__, "--prepare", str(rows), str(work), str(baseline_rows)], check=True,
                               stdout=subprocess.PIPE, cwd=ROOT).stdout  # fmt: skip
     lake, jsonl, bench, timings = json.loads(prepared)
     args = ["--lake", str(lake), "--run", GEN]
@@ -302,13 +307,16 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per rlvr command")
     parser.add_argument("--baseline-rows", type=int, default=200_000,
                         help="rows the pandas baseline reads (0: no baseline)")  # fmt: skip
-    parser.add_argument("--prepare", nargs=2, help=argparse.SUPPRESS)  # internal: ROWS WORK
+    parser.add_argument(
+        "--prepare", nargs=3, help=argparse.SUPPRESS
+    )  # internal: ROWS WORK JSONL_ROWS
     parser.add_argument(
         "--baseline", nargs="+", help=argparse.SUPPRESS
     )  # internal: eval|select FILE…
     args = parser.parse_args()
     if args.prepare:
-        lake, jsonl, bench, timings = build_inputs(Path(args.prepare[1]), int(args.prepare[0]))
+        rows, work, jsonl_rows = args.prepare
+        lake, jsonl, bench, timings = build_inputs(Path(work), int(rows), int(jsonl_rows))
         print(json.dumps([str(lake), str(jsonl), str(bench), timings]))
         return
     if args.baseline:

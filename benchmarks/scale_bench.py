@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.lake import Lake  # noqa: E402
-from engine.score import ScoreConfig, score_rollouts  # noqa: E402
+from engine.verify import VerifyConfig, verify_rollouts  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work"
 CODE_TESTS = json.dumps({"version": 1, "kind": "stdio", "checker": "tokens",
@@ -68,9 +68,9 @@ def bench_verify(n_math: int, n_code: int, cpus: int) -> dict:
     for target in (local, distributed):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(base, target)
-    config = ScoreConfig(workers=cpus, batch_rows=256)  # many batches: both actors busy to the end
+    config = VerifyConfig(workers=cpus, batch_rows=256)  # many batches: both actors busy to the end
     start = time.perf_counter()
-    summary = score_rollouts(Lake.open(local), config=config)
+    summary = verify_rollouts(Lake.open(local), config=config)
     local_s = time.perf_counter() - start
 
     import ray

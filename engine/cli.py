@@ -47,17 +47,17 @@ def _register_commands() -> None:
         cli_prompts,
         cli_report,
         cli_rollouts,
-        cli_score,
         cli_train,
         cli_ui,
         cli_verify,
+        cli_verify_answer,
     )
 
     for module in (
         cli_lake,
         cli_prompts,
-        cli_score,
         cli_verify,
+        cli_verify_answer,
         cli_judge,
         cli_generate,
         cli_model,

@@ -32,7 +32,7 @@ from engine.errors import UserError
 from engine.ingest.core import import_prompts
 from engine.ingest.rollouts import import_rollouts
 from engine.lake import Lake
-from engine.score import ScoreConfig, score_rollouts
+from engine.verify import VerifyConfig, verify_rollouts
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MATH_FILE, HUMANEVAL_FILE, CODET_FILE = (
@@ -191,7 +191,7 @@ def run(
     code_run = record_code(lake, data, code_dataset, code_problems, code_samples)
     console.print(f"runs {math_run} ({len(labels)} rollouts) and {code_run}")
     console.rule("3 · verify (math verifier; code verifier in the sandbox)")
-    summary = score_rollouts(lake, runs=[math_run, code_run], config=ScoreConfig(), progress=True)
+    summary = verify_rollouts(lake, runs=[math_run, code_run], config=VerifyConfig(), progress=True)
     console.print(
         f"{summary.judged} verdicts in {summary.seconds:.1f} s, {summary.skipped} already judged"
     )

@@ -5,7 +5,7 @@ Steps, each through the library the other commands use: import the benchmark's p
 its ingest preset when the lake does not hold them yet (:func:`engine.ingest.core.import_prompts`);
 sample k completions per prompt with the paper's evaluation settings (R1 §3: temperature 0.6,
 top-p 0.95, k samples; :func:`engine.generate.run.generate`); judge them
-(:func:`engine.score.score_rollouts`); compute pass@1 (mean of k) with its standard error, maj@k
+(:func:`engine.verify.verify_rollouts`); compute pass@1 (mean of k) with its standard error, maj@k
 and pass@k (:func:`engine.metrics.run_metrics`). Everything lands in the lake, so the numbers are
 also ``SELECT * FROM run_metrics WHERE run_id = '…'``.
 
@@ -141,9 +141,9 @@ def evaluate(
     else:
         run_id = _generate(lake, config, bench.dataset, on_progress, step)
     step(f"verifying the rollouts of {run_id}")
-    from engine.score import score_rollouts
+    from engine.verify import verify_rollouts
 
-    score_rollouts(lake, runs=[run_id], progress=True)
+    verify_rollouts(lake, runs=[run_id], progress=True)
     step("metrics")
     from engine.metrics import run_metrics
 

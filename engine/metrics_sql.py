@@ -4,7 +4,7 @@ Pure text, imports nothing, so :mod:`engine.sql` registers these views on every 
 :mod:`engine.metrics` runs the same queries restricted to some runs. Definitions, once:
 
 - A rollout's **accuracy verdict** is its verdict from the verifier named like its prompt's task
-  (``math`` for math, ``code`` for code, ``countdown`` ...; ``engine.score.DEFAULT_VERIFIERS``).
+  (``math`` for math, ``code`` for code, ``countdown`` ...; ``engine.verify.DEFAULT_VERIFIERS``).
   It is **judged** when that verdict's reward is not NULL: unverifiable and error verdicts (a fault
   of ours, or no gold) are left out of n, never counted as wrong. **Correct** = status ``correct``.
 - Per prompt: ``n`` judged rollouts, ``c`` correct. pass@k is the unbiased estimator

@@ -2,7 +2,7 @@
 
 ``rlvr generate --engine ray`` and ``rlvr verify --engine ray`` call :func:`generate_ray` and
 :func:`verify_ray`. What is planned, recorded and written is the local engine's own code
-(``engine.generate.run``, ``engine.score``): the driver reads the work from the lake (so a re-run
+(``engine.generate.run``, ``engine.verify``): the driver reads the work from the lake (so a re-run
 after a killed job plans only what is missing), Ray Data runs the expensive middle, and the driver
 writes each result batch as it streams back through :meth:`engine.lake.Lake.append` — the lake's
 atomic ``.partial`` → rename protocol (or one conditional PUT on S3), its dedupe on write and its
@@ -19,7 +19,7 @@ Stages:
   an OpenAI-compatible endpoint. ``ray.data.llm`` imports vLLM only when its vLLM stage runs.
 - verification, ``map_batches`` in its own actor pool: ``--ray-actors`` actors, each judging its
   batch with ``threads`` at once (the sandbox's concurrency per node), through
-  :func:`engine.score.judge` — so a verdict is the local engine's verdict.
+  :func:`engine.verify.judge` — so a verdict is the local engine's verdict.
 
 Ray starts locally (``ray.init(num_cpus=…)``, about 10 s and 1.5 GB) unless ``address`` names a
 running cluster (``ray://host:10001`` or ``auto``).
@@ -39,7 +39,7 @@ from typing import Any
 from engine import ids
 from engine.errors import UserError
 from engine.lake import Lake
-from engine.score import ScoreConfig, ScoreSummary
+from engine.verify import VerifyConfig, VerifySummary
 
 __all__ = ["RayOptions", "generate_ray", "ray_session", "verify_ray"]
 
@@ -95,9 +95,9 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
 
 
 class _Verifier:
-    """A verify actor: judges a batch of work rows ``threads`` at a time with engine.score.judge."""
+    """A verify actor: judges a batch of work rows ``threads`` at a time with engine.verify.judge."""
 
-    def __init__(self, config: ScoreConfig, threads: int) -> None:
+    def __init__(self, config: VerifyConfig, threads: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.config = config
@@ -106,7 +106,7 @@ class _Verifier:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        from engine.score import judge
+        from engine.verify import judge
 
         def one(row: Mapping[str, Any]) -> dict[str, Any]:
             prompt = json.loads(row["prompt"])
@@ -121,18 +121,18 @@ def verify_ray(
     lake: Lake,
     *,
     runs: Sequence[str] | None = None,
-    config: ScoreConfig | None = None,
+    config: VerifyConfig | None = None,
     options: RayOptions | None = None,
     on_batch: Callable[[int], None] | None = None,
-) -> ScoreSummary:
-    """:func:`engine.score.score_rollouts` with the judging done by a Ray actor pool.
+) -> VerifySummary:
+    """:func:`engine.verify.verify_rollouts` with the judging done by a Ray actor pool.
 
     ``on_batch(rows)`` is called after each verdict file is written (progress, benchmarks).
     """
     from engine.interrupt import stop_on_signals
-    from engine.score import _job_lock, _work
+    from engine.verify import _job_lock, _work
 
-    config, options = config or ScoreConfig(), options or RayOptions()
+    config, options = config or VerifyConfig(), options or RayOptions()
     for run in runs or ():
         if not lake.files("rollouts", run):
             raise UserError(f"no rollouts of run {run!r} in the lake — list runs with `rlvr runs`")
@@ -163,7 +163,7 @@ def verify_ray(
                     counts.update((r["verifier"], r["status"]) for r in rows)
                     if on_batch is not None:
                         on_batch(len(rows))
-    return ScoreSummary(run_id=run_id, judged=sum(counts.values()), skipped=skipped,
+    return VerifySummary(run_id=run_id, judged=sum(counts.values()), skipped=skipped,
                         by_status=dict(counts), seconds=time.perf_counter() - start)  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from engine.generate.templates import TEMPLATES, build_prompt, join_reasoning, s
 from engine.generate.verify_stream import VerifyStream, start_pool
 from engine.interrupt import stop_on_signals
 from engine.lake import Lake
-from engine.score import ScoreConfig
+from engine.verify import VerifyConfig
 
 __all__ = ["GenerateConfig", "GenerateSummary", "generate"]
 
@@ -287,7 +287,7 @@ def _check_resume(lake: Lake, run_id: str, config: GenerateConfig) -> set[tuple[
 
 def _start_verifiers(prompts: Sequence[Mapping[str, Any]]):
     tasks = {p["task"] for p in prompts}
-    return start_pool(sorted({name for task in tasks for name in ScoreConfig().for_task(task)}))
+    return start_pool(sorted({name for task in tasks for name in VerifyConfig().for_task(task)}))
 
 
 def _stream(lake, run_id, prompts, done, pool) -> VerifyStream:

@@ -11,7 +11,7 @@ Each worker judges a batch and writes its verdicts to the lake itself, one file 
 the partition of a ``verify`` run whose params name the generate run
 (``{"generate_run": ...}``). The verifiers bound their own time in worker processes or the
 sandbox (DESIGN.md § Verdicts), so a worker never hangs on a candidate; a verifier's crash is
-an ``error`` verdict with reward None (engine.score.judge), never a 0. Workers ignore SIGINT:
+an ``error`` verdict with reward None (engine.verify.judge), never a 0. Workers ignore SIGINT:
 Ctrl-C reaches the whole process group, and it is the generate loop that decides to stop.
 
 >>> pool = start_pool(["math"])  # doctest: +SKIP
@@ -30,7 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Literal
 
 from engine.lake import Lake
-from engine.score import ScoreConfig, judge
+from engine.verify import VerifyConfig, judge
 
 __all__ = ["VerifyStream", "start_pool"]
 
@@ -53,7 +53,7 @@ def _init_worker(verifiers: tuple[str, ...]) -> None:
     if "math" in verifiers:
         with contextlib.suppress(Exception):  # a warm-up failure shows up in the real verdicts
             rollout = {"rollout_id": "warm-up", "completion": _MATH_PROBE[1]}
-            judge("math", rollout, _MATH_PROBE[0], ScoreConfig(workers=1))
+            judge("math", rollout, _MATH_PROBE[0], VerifyConfig(workers=1))
 
 
 def _judge_and_write(
@@ -61,7 +61,7 @@ def _judge_and_write(
     run_id: str,
     rollouts: list[dict[str, Any]],
     prompts: dict[str, dict[str, Any]],
-    config: ScoreConfig,
+    config: VerifyConfig,
 ) -> tuple[int, int, int]:
     """In a worker: judge a batch, append its verdicts; (verdicts, primary, correct)."""
     rows, primary, correct = [], 0, 0
@@ -88,10 +88,10 @@ class VerifyStream:
         generate_run: str,
         prompts: Mapping[str, Mapping[str, Any]],
         pool: ProcessPoolExecutor,
-        config: ScoreConfig | None = None,
+        config: VerifyConfig | None = None,
     ) -> None:
         self.lake, self.prompts, self._pool = lake, prompts, pool
-        self.config = config or ScoreConfig(workers=1)
+        self.config = config or VerifyConfig(workers=1)
         params = {
             "generate_run": generate_run,
             "verifiers": dict(self.config.verifiers),

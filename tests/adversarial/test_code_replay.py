@@ -8,7 +8,7 @@ reach. Every attack is a wrong program that the previous design scored 1.0 (or c
 comes with its controls: the right program is still AC, the honest wrong one still WA, and no
 attack gets reward None. Prompts are real HumanEval rows (../shared/data/code) or rows in
 HumanEval's own format mapped by the same ingest preset; one attack goes through
-`engine.score.judge`, the code path of ``rlvr verify``.
+`engine.verify.judge`, the code path of ``rlvr verify``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from engine.ingest.presets import PRESETS
-from engine.score import ScoreConfig
-from engine.score import judge as score_judge
+from engine.verify import VerifyConfig
+from engine.verify import judge as score_judge
 from sandbox.backends import get_backend
 from verifiers import registry
 from verifiers.code import CodeConfig, verify_code
@@ -79,9 +79,9 @@ def truncate_number(number: float) -> float:
 def test_c2_import_alias_over_abs_through_rlvr_verify(humaneval) -> None:
     """HumanEval/2 checks ``abs(candidate(1.33) - 0.33) < 1e-6``: with ``abs`` bound to the
     response's ``operator.not_`` every such assert holds (``False < 1e-6``). Judged through
-    `engine.score.judge`, the code path of ``rlvr verify``."""
+    `engine.verify.judge`, the code path of ``rlvr verify``."""
     prompt = _prompt(humaneval["HumanEval/2"])
-    config = ScoreConfig(workers=1)
+    config = VerifyConfig(workers=1)
 
     def reward(completion: str) -> float | None:
         return score_judge("code", {"rollout_id": "r", "completion": completion}, prompt, config)[

@@ -1,44 +1,43 @@
-"""`rlvr verify-answer`: prints a verdict table or JSON; user mistakes exit 2."""
+"""`rlvr verify` over a lake."""
 
 from __future__ import annotations
-
-import json
 
 import typer
 from typer.testing import CliRunner
 
-from engine import cli_verify
-from engine.errors import UserError
+from engine import cli_verify, ids
+from engine.lake import Lake
 
 
 def _app() -> typer.Typer:
     app = typer.Typer()
     cli_verify.register(app)
-    app.command("noop")(lambda: None)  # a second command keeps typer in multi-command mode
+    app.command("noop", hidden=True)(lambda: None)  # a second command keeps `verify` a subcommand
     return app
 
 
-def test_json_verdict() -> None:
-    args = ["verify-answer", "--gold", r"\frac{1}{2}", "--response", r"so \boxed{0.5}", "--json"]
-    result = CliRunner().invoke(_app(), args)
-    assert result.exit_code == 0
-    verdict = json.loads(result.output)
-    assert (verdict["status"], verdict["reward"], verdict["extracted"]) == ("correct", 1.0, "0.5")
-
-
-def test_table_verdict() -> None:
-    result = CliRunner().invoke(_app(), ["verify-answer", "--gold", "3", "--response", "so 4"])
-    assert result.exit_code == 0
-    assert "incorrect" in result.output and "math verdict" in result.output
-
-
-def test_help_has_an_example() -> None:
-    result = CliRunner().invoke(_app(), ["verify-answer", "--help"])
-    assert result.exit_code == 0 and "Example:" in result.output
-
-
-def test_bad_timeout_is_a_user_error() -> None:
-    args = ["verify-answer", "--gold", "1", "--response", "1", "--timeout", "0"]
-    result = CliRunner().invoke(_app(), args)
-    assert isinstance(result.exception, UserError)  # engine.cli prints `error: ...`, exits 2
-    assert "--timeout 0" in str(result.exception)
+def test_verify_writes_verdicts_and_is_resumable(tmp_path) -> None:
+    lake = Lake.open(tmp_path)
+    pid = ids.prompt_id("toy", "1+1?")
+    lake.append("prompts", [{"prompt_id": pid, "dataset": "toy", "task": "math", "problem": "1+1?",
+                             "answer": "2"}], run_id="ingest")  # fmt: skip
+    lake.append("rollouts", [{"rollout_id": ids.rollout_id("g", pid, i), "run_id": "g", "prompt_id": pid,
+                              "sample_idx": i, "completion": text, "source": "generate"}
+                             for i, text in enumerate([r"\boxed{2}", r"\boxed{3}"])], run_id="g")  # fmt: skip
+    runner = CliRunner()
+    first = runner.invoke(
+        _app(), ["verify", "--lake", str(tmp_path), "--run", "g", "--verifier", "format"]
+    )
+    assert first.exit_code == 0, first.output
+    rows = (
+        lake.connect()
+        .execute("SELECT verifier, status, count(*) FROM verdicts GROUP BY ALL ORDER BY ALL")
+        .fetchall()
+    )
+    assert rows == [("format", "incorrect", 2), ("math", "correct", 1), ("math", "incorrect", 1)]
+    again = runner.invoke(_app(), ["verify", "--lake", str(tmp_path)])
+    assert (
+        again.exit_code == 0
+        and "0 verdicts in" in again.output
+        and "2 already judged" in again.output
+    )

@@ -199,7 +199,7 @@ def test_a_run_held_by_a_live_process_cannot_be_taken_by_another(tmp_path: Path)
 def test_after_a_stop_signal_unfinished_work_and_fault_verdicts_are_dropped(monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from engine import score
+    from engine import verify
     from verifiers.verdict import Verdict
 
     stop = StopFlag()
@@ -212,8 +212,8 @@ def test_after_a_stop_signal_unfinished_work_and_fault_verdicts_are_dropped(monk
             return Verdict(status="error", reward=None, verifier=name)
         return Verdict(status="correct", reward=1.0, verifier=name)
 
-    monkeypatch.setattr(score.registry, "score", judged_while_interrupted)
+    monkeypatch.setattr(verify.registry, "score", judged_while_interrupted)
     batch = [("math", {"rollout_id": f"r{i}", "completion": str(i)}, {}) for i in range(200)]
     with ThreadPoolExecutor(1) as pool:
-        rows = score._judge_batch(pool, batch, score.ScoreConfig(workers=1), stop)
+        rows = verify._judge_batch(pool, batch, verify.VerifyConfig(workers=1), stop)
     assert [(r["rollout_id"], r["status"]) for r in rows] == [("r0", "correct"), ("r1", "correct")]

@@ -20,7 +20,7 @@ from engine import cli_rollouts, ids
 from engine.errors import InputError, UserError
 from engine.ingest.rollouts import import_rollouts
 from engine.lake import Lake
-from engine.score import ScoreConfig, score_rollouts
+from engine.verify import VerifyConfig, verify_rollouts
 
 DATASET = "mini"
 PROBLEMS = {"What is 1+1?": "2", "What is 2+3?": "5"}
@@ -224,7 +224,7 @@ def test_messages_datasets_open_r1_and_openthoughts(lake, tmp_path) -> None:
     assert rollouts(lake, a.run_id)["reasoning"].to_list() == ["one and one"]
     assert rollouts(lake, b.run_id)["prompt_id"].to_list() == [P2]
     # ... and they are verified like our own rollouts
-    score_rollouts(lake, runs=[a.run_id, b.run_id], config=ScoreConfig())
+    verify_rollouts(lake, runs=[a.run_id, b.run_id], config=VerifyConfig())
     verdicts = lake.connect().execute(
         "SELECT r.prompt_id, v.status FROM verdicts v JOIN rollouts r USING (rollout_id) "
         "WHERE v.verifier = 'math' ORDER BY 1"

@@ -1,4 +1,4 @@
-"""Scoring: judge the rollouts in a lake with the registered verifiers and write their verdicts.
+"""`rlvr verify`: judge the rollouts in a lake with the registered verifiers and write their verdicts.
 
 Each rollout is judged against its prompt by the verifiers of its task (``math`` for math prompts,
 ``code`` for code prompts) plus any extra ones asked for (``format``, ``language``). The job is
@@ -38,7 +38,7 @@ from engine.progress import Progress  # rich at a terminal, periodic lines other
 from verifiers import registry
 from verifiers.verdict import Verdict
 
-__all__ = ["DEFAULT_VERIFIERS", "ScoreConfig", "ScoreSummary", "judge", "score_rollouts"]
+__all__ = ["DEFAULT_VERIFIERS", "VerifyConfig", "VerifySummary", "judge", "verify_rollouts"]
 
 DEFAULT_VERIFIERS: dict[str, tuple[str, ...]] = {
     "math": ("math",),
@@ -50,7 +50,7 @@ _PROMPT_COLUMNS = ["prompt_id", "dataset", "task", "problem", "answer", "tests",
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScoreConfig:
+class VerifyConfig:
     """What to judge and how.
 
     verifiers: task -> verifier names run on every rollout of that task.
@@ -85,7 +85,7 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScoreSummary:
+class VerifySummary:
     run_id: str
     judged: int
     skipped: int
@@ -93,7 +93,7 @@ class ScoreSummary:
     seconds: float
 
 
-def _work(lake: Lake, runs: Sequence[str] | None, config: ScoreConfig) -> tuple[list[tuple], int]:
+def _work(lake: Lake, runs: Sequence[str] | None, config: VerifyConfig) -> tuple[list[tuple], int]:
     """(verifier, rollout row, prompt row) triples still to judge, and how many were skipped."""
     rollouts = lake.scan("rollouts").select("rollout_id", "run_id", "prompt_id", "completion")
     if runs:
@@ -115,7 +115,7 @@ def _work(lake: Lake, runs: Sequence[str] | None, config: ScoreConfig) -> tuple[
     return work, skipped
 
 
-def _judge(item: tuple, config: ScoreConfig) -> dict[str, Any]:
+def _judge(item: tuple, config: VerifyConfig) -> dict[str, Any]:
     name, row, prompt = item
     start = time.perf_counter()
     try:
@@ -142,7 +142,7 @@ def _judge(item: tuple, config: ScoreConfig) -> dict[str, Any]:
 
 
 def judge(
-    name: str, rollout: Mapping[str, Any], prompt: Mapping[str, Any], config: ScoreConfig
+    name: str, rollout: Mapping[str, Any], prompt: Mapping[str, Any], config: VerifyConfig
 ) -> dict[str, Any]:
     """One verdict row: ``rollout`` (``rollout_id``, ``completion``) judged by verifier ``name``.
 
@@ -152,7 +152,7 @@ def judge(
 
 
 def _judge_batch(
-    pool: ThreadPoolExecutor, batch: list, config: ScoreConfig, stop: StopFlag
+    pool: ThreadPoolExecutor, batch: list, config: VerifyConfig, stop: StopFlag
 ) -> list[dict[str, Any]]:
     """Judge one batch; on a stop signal, drop what has not started and keep what finished.
 
@@ -203,25 +203,25 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def score_rollouts(
+def verify_rollouts(
     lake: Lake,
     *,
     runs: Sequence[str] | None = None,
-    config: ScoreConfig | None = None,
+    config: VerifyConfig | None = None,
     progress: bool = False,
-) -> ScoreSummary:
+) -> VerifySummary:
     """Judge every rollout (of `runs`, or all) that lacks a verdict; record a ``verify`` run."""
-    config = config or ScoreConfig()
+    config = config or VerifyConfig()
     for run in runs or ():
         if not lake.files("rollouts", run):
             raise UserError(f"no rollouts of run {run!r} in the lake — list runs with `rlvr runs`")
     with stop_on_signals() as stop, _job_lock(lake, stop):
-        return _score(lake, runs, config, stop, progress)
+        return _verify(lake, runs, config, stop, progress)
 
 
-def _score(
-    lake: Lake, runs: Sequence[str] | None, config: ScoreConfig, stop: StopFlag, progress: bool
-) -> ScoreSummary:
+def _verify(
+    lake: Lake, runs: Sequence[str] | None, config: VerifyConfig, stop: StopFlag, progress: bool
+) -> VerifySummary:
     work, skipped = _work(lake, runs, config)
     params = {
         "runs": list(runs or []),
@@ -255,7 +255,7 @@ def _score(
                 rate=f"{done / (time.perf_counter() - start):.1f} verdicts/s",
             )
         stop.check()
-    return ScoreSummary(
+    return VerifySummary(
         run_id=run_id,
         judged=sum(counts.values()),
         skipped=skipped,

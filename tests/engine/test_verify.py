@@ -1,4 +1,4 @@
-"""Scoring rollouts in a lake: verdicts written, resumable, verifier faults never scored as wrong."""
+"""Verifying rollouts in a lake (engine.verify): verdicts written, resumable, verifier faults never scored as wrong."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from engine import ids
 from engine.errors import UserError
 from engine.lake import Lake
-from engine.score import ScoreConfig, score_rollouts
+from engine.verify import VerifyConfig, verify_rollouts
 from verifiers import registry
 
 COMPLETIONS = ["<think>add them</think> 4", "4", "<think>加 them</think>4"]
@@ -50,8 +50,8 @@ def _verdicts(lake: Lake) -> dict[tuple[str, str], tuple[str, float | None]]:
 
 def test_scores_every_rollout_with_the_task_verifiers(tmp_path) -> None:
     lake, run = _lake_with_rollouts(tmp_path / "lake")
-    config = ScoreConfig(verifiers={"general": ("format",)}, extra=("language",), batch_rows=2)
-    summary = score_rollouts(lake, runs=[run], config=config)
+    config = VerifyConfig(verifiers={"general": ("format",)}, extra=("language",), batch_rows=2)
+    summary = verify_rollouts(lake, runs=[run], config=config)
     assert summary.judged == 6 and summary.skipped == 0
     got = _verdicts(lake)
     assert got[(0, "format")] == ("correct", 1.0)
@@ -67,8 +67,8 @@ def test_scores_every_rollout_with_the_task_verifiers(tmp_path) -> None:
 
 def test_rerun_judges_only_what_is_missing(tmp_path) -> None:
     lake, _ = _lake_with_rollouts(tmp_path / "lake")
-    score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("format",)}))
-    again = score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("format", "language")}))
+    verify_rollouts(lake, config=VerifyConfig(verifiers={"general": ("format",)}))
+    again = verify_rollouts(lake, config=VerifyConfig(verifiers={"general": ("format", "language")}))
     assert (again.judged, again.skipped) == (3, 3)
     assert len(_verdicts(lake)) == 6
 
@@ -76,7 +76,7 @@ def test_rerun_judges_only_what_is_missing(tmp_path) -> None:
 def test_a_crashing_verifier_gives_error_verdicts_not_zero(tmp_path, monkeypatch) -> None:
     lake, _ = _lake_with_rollouts(tmp_path / "lake")
     monkeypatch.setitem(registry.REGISTRY, "boom", "tests.engine.test_score:_boom")
-    summary = score_rollouts(lake, config=ScoreConfig(verifiers={"general": ("boom",)}))
+    summary = verify_rollouts(lake, config=VerifyConfig(verifiers={"general": ("boom",)}))
     assert summary.by_status == {("boom", "error"): 3}
     assert {v for v in _verdicts(lake).values()} == {("error", None)}
 
@@ -87,7 +87,7 @@ def _boom(prompt, response, **options):
 
 def test_unknown_verifier_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown verifier 'nope'"):
-        ScoreConfig(extra=("nope",))
+        VerifyConfig(extra=("nope",))
 
 
 def test_rollouts_without_prompts_are_a_user_error(tmp_path) -> None:
@@ -107,4 +107,4 @@ def test_rollouts_without_prompts_are_a_user_error(tmp_path) -> None:
         run_id="g",
     )
     with pytest.raises(UserError, match="import the prompts first"):
-        score_rollouts(lake)
+        verify_rollouts(lake)

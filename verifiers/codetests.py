@@ -44,6 +44,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from verifiers.errors import TestSchemaError
+
 __all__ = ["SCHEMA_VERSION", "CodeTests", "FunctionCase", "StdioCase", "TestSchemaError"]
 
 SCHEMA_VERSION = 1
@@ -51,12 +53,6 @@ _CHECKER = re.compile(
     r"^(tokens|exact|lines|unordered_lines|equal|equal:strict|equal:python|program"
     r"|float(:(abs|rel)=[0-9.eE+-]+(,(abs|rel)=[0-9.eE+-]+)?)?)$"
 )
-
-
-class TestSchemaError(ValueError):
-    """A tests document does not follow the schema; the message names the field."""
-
-    __test__ = False  # not a pytest class
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
+from verifiers.errors import ExpressionError
 from verifiers.verdict import Verdict
 
 __all__ = [
@@ -79,10 +80,6 @@ _IGNORED = ("\\left", "\\right", "\\!", "\\,", "\\;", "\\ ", "$")
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
 _BOXED = re.compile(r"\\boxed\s*\{")
 _BARE_NUMBER = re.compile(r"\s*\d+\s*")
-
-
-class ExpressionError(ValueError):
-    """The expression is not a countdown expression; ``str(exc)`` is the reason shown to users."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from verifiers.errors import UnknownVerifier
 from verifiers.verdict import Verdict
 
 __all__ = ["REGISTRY", "get", "names"]
@@ -36,13 +37,11 @@ def names() -> list[str]:
 
 
 def get(name: str) -> PromptScorer:
-    """Return the prompt scorer registered as `name`; KeyError names the known ones."""
+    """Return the prompt scorer registered as `name`; UnknownVerifier (a KeyError) names the known ones."""
     try:
         target = REGISTRY[name]
     except KeyError:
-        raise KeyError(
-            f"unknown verifier {name!r}: known verifiers are {', '.join(REGISTRY)}"
-        ) from None
+        raise UnknownVerifier(name, REGISTRY) from None
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -24,6 +24,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from verifiers.errors import ParseError
+
 __all__ = ["ParseError", "guard", "to_sympy"]
 
 _MAX_DEPTH = 40
@@ -32,10 +34,6 @@ _MAX_POW_DIGITS = 100_000  # an exact power with more digits than this is refuse
 _CHAIN = re.compile(r"\d+(?:\.\d+)?(?:\s*\^\s*(?:\{|\(|\\left\(|\s)*\d+(?:\.\d+)?)+")
 _FACT = re.compile(r"(\d+)\s*!")
 _DIGIT_RUN = re.compile(r"\d{1001,}")
-
-
-class ParseError(ValueError):
-    """The text is not an answer sympy can read (or was refused by a guard)."""
 
 
 def _depth(text: str) -> int:

@@ -100,7 +100,7 @@ def _probe_v1() -> Layout | None:
     """v1: memory and pids (required) and cpuacct (CPU summed over the tree; off with
     ``RLVR_SANDBOX_NO_CPU_CGROUP=1``, which saves one ``cgroup.procs`` migration per run)."""
     bases: dict[str, Path] = {}
-    wanted = [("memory", ("memory",)), ("pids", ("pids",))]
+    wanted: list[tuple[str, tuple[str, ...]]] = [("memory", ("memory",)), ("pids", ("pids",))]
     if os.environ.get("RLVR_SANDBOX_NO_CPU_CGROUP") != "1":
         wanted.append(("cpu", ("cpuacct", "cpu,cpuacct", "cpuacct,cpu")))
     for controller, names in wanted:

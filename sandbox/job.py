@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from sandbox.errors import JobError
 
@@ -97,7 +97,7 @@ def check_file_path(name: object, *, field: str) -> str:
                 f"{field}: file path {name!r} is not allowed — use relative paths whose parts "
                 "are 1-100 of A-Z a-z 0-9 _ . - not starting with '.' or '-', without '..'"
             ) from None
-    return name
+    return cast(str, name)  # check_file_name accepted every part, so name is a str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -119,7 +119,7 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
 def _assemble(lines: list[tuple]) -> bytes:
     """Lines are ``("label", name)`` or ``(code, k, jt, jf)`` with jt/jf a label, or 0 for "next"."""
     at: dict[str, int] = {}
-    insns = []
+    insns: list[tuple] = []
     for line in lines:
         if line[0] == "label":
             at[line[1]] = len(insns)

@@ -178,7 +178,7 @@ def acquire(layout: cgroups.Layout) -> Slot:
         if not _at_exit:  # after cgroups' own: runs before it, so the groups it retires go
             atexit.register(close_all)
             _at_exit = True
-    done, box = threading.Event(), []
+    done, box = threading.Event(), list[Slot | OSError]()
 
     def make() -> None:
         try:

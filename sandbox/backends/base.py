@@ -23,7 +23,7 @@ import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sandbox.job import Limits, RunResult
 from sandbox.supervise import Supervised
@@ -51,6 +51,12 @@ class ExecSpec:
     collect: tuple[str, ...] = ()
     uid: int | None = None
     warm: bool = False  # Job.warm: this run's jail may be started ahead (bwrap run slots)
+
+    @property
+    def host_dir(self) -> WorkDir:
+        """``workdir`` for a backend with ``private_workdir = False`` (its callers always give one)."""
+        assert self.workdir is not None, "this backend needs a host work dir in every ExecSpec"
+        return self.workdir
 
 
 class Backend(Protocol):
@@ -97,6 +103,12 @@ class UidPool:
 
 
 UIDS = UidPool()
+
+
+def as_user(uid: int | None) -> dict[str, Any]:
+    """Popen keywords that run the child as ``uid`` (group ``uid``, no supplementary groups);
+    {} for None (keep ours)."""
+    return {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
 
 
 def own_process_count() -> int:
@@ -216,7 +228,7 @@ def classify(
     status_code = seen.wait_status
     exit_code = os.WEXITSTATUS(status_code) if os.WIFEXITED(status_code) else None
     sig = os.WTERMSIG(status_code) if os.WIFSIGNALED(status_code) else None
-    common = dict(
+    common: dict[str, Any] = dict(
         exit_code=exit_code,
         signal=sig,
         cpu_s=round(cpu_s, 4),

@@ -53,6 +53,7 @@ from sandbox.backends.base import (
     OOM_SCORE_JOB,
     UIDS,
     ExecSpec,
+    as_user,
     classify,
     own_process_count,
     protect_from_oom,
@@ -66,7 +67,12 @@ from sandbox.supervise import supervise
 from sandbox.workdir import base_dir
 
 _RUNTIME_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+_ETC: tuple[str, ...] = (
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+)
 _ETC += ("/etc/localtime",)
 _SETUP_TIMEOUT_S = 10.0
 
@@ -218,7 +224,7 @@ class BwrapBackend:
                         extra_procs=2 + (own_process_count() if spec.uid is None else 0),
                     )
                 ),
-                **({"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}),
+                **as_user(uid),
             )
         except OSError as exc:
             for fd in (status_r, block_w, *fds):
@@ -503,7 +509,7 @@ def _probe(binary: str) -> str | None:
     if shutil.which(binary) is None:
         return "bwrap not found: install bubblewrap (apt-get install bubblewrap)"
     cmd = [binary, "--unshare-all", "--unshare-user", *_runtime_args(), "--", "/bin/true"]
-    kwargs = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    kwargs = as_user(65534 if os.geteuid() == 0 else None)
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=20, env={}, cwd="/", **kwargs)
     except (OSError, subprocess.TimeoutExpired) as exc:

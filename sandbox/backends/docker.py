@@ -59,13 +59,14 @@ class DockerBackend:
     private_workdir = False  # needs a host work dir in every ExecSpec
 
     def execute(self, spec: ExecSpec) -> RunResult:
-        import docker
+        import docker.errors
+        import docker.types
 
         lim = spec.limits
-        stdin_path = spec.workdir.path.parent / f"{spec.workdir.path.name}.stdin"
+        stdin_path = spec.host_dir.path.parent / f"{spec.host_dir.path.name}.stdin"
         stdin_path.write_bytes(spec.stdin)
         os.chmod(stdin_path, 0o644)
-        volumes = {str(spec.workdir.path): {"bind": "/work", "mode": "rw"}}
+        volumes = {str(spec.host_dir.path): {"bind": "/work", "mode": "rw"}}
         volumes[str(stdin_path)] = {"bind": "/.stdin", "mode": "ro"}
         for host, name in spec.binds:
             volumes[host] = {"bind": f"/work/{name}", "mode": "ro"}
@@ -141,8 +142,8 @@ class DockerBackend:
             oom = bool(container.client.api.inspect_container(container.id)["State"]["OOMKilled"])
         except Exception:  # the daemon lost the container: no OOM information
             oom = False
-        out = spec.workdir.read(_STDOUT, cap_bytes=lim.output_bytes + 1) or b""
-        err = spec.workdir.read(_STDERR, cap_bytes=lim.output_bytes + 1) or b""
+        out = spec.host_dir.read(_STDOUT, cap_bytes=lim.output_bytes + 1) or b""
+        err = spec.host_dir.read(_STDERR, cap_bytes=lim.output_bytes + 1) or b""
         over = len(out) > lim.output_bytes or len(err) > lim.output_bytes
         if over:
             killed = "output"
@@ -158,7 +159,7 @@ class DockerBackend:
             rusage_maxrss_mb=0.0,
             cpu_s=None,
         )
-        files = spec.workdir.collect(spec.collect, cap_bytes=lim.output_bytes)
+        files = spec.host_dir.collect(spec.collect, cap_bytes=lim.output_bytes)
         return classify(
             seen,
             limits=lim,
@@ -172,7 +173,7 @@ class DockerBackend:
 
 def _kill(container) -> None:
     """SIGKILL the container; it may have exited on its own in the meantime."""
-    import docker
+    import docker.errors
 
     try:
         container.kill()

@@ -22,7 +22,14 @@ import subprocess
 import time
 from functools import cache
 
-from sandbox.backends.base import ExecSpec, classify, own_process_count, rlimit_setter, rlimits
+from sandbox.backends.base import (
+    ExecSpec,
+    as_user,
+    classify,
+    own_process_count,
+    rlimit_setter,
+    rlimits,
+)
 from sandbox.job import RunResult
 from sandbox.supervise import supervise
 
@@ -37,7 +44,7 @@ def _unshare_prefix() -> tuple[str, ...]:
     if binary is None:
         return ()
     candidates = [(binary, "--user", "--map-current-user", *_UNSHARE)]
-    kwargs = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    kwargs = as_user(65534 if os.geteuid() == 0 else None)
     for prefix in candidates:
         try:
             done = subprocess.run(
@@ -98,7 +105,7 @@ class ProcessBackend:
         for host, name in spec.binds:  # no mount namespace of ours: symlink the sources in
             # single safe names (`sandbox.job`) into the run's fresh work dir, before it runs
             with contextlib.suppress(FileExistsError):
-                os.symlink(host, spec.workdir.path / name)
+                os.symlink(host, spec.host_dir.path / name)
         uid = spec.uid
         started = time.monotonic()
         try:
@@ -108,7 +115,7 @@ class ProcessBackend:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=dict(spec.env),
-                cwd=spec.workdir.path,
+                cwd=spec.host_dir.path,
                 start_new_session=True,
                 preexec_fn=rlimit_setter(
                     rlimits(
@@ -117,7 +124,7 @@ class ProcessBackend:
                         extra_procs=2 + (own_process_count() if spec.uid is None else 0),
                     )
                 ),
-                **({"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}),
+                **as_user(uid),
             )
         except OSError as exc:
             return RunResult(status="sandbox_error", message=f"cannot start the program: {exc}")
@@ -131,7 +138,7 @@ class ProcessBackend:
             proc, stdin=spec.stdin, limits=lim, started=started, kill=kill, on_exit=kill
         )
         _kill_uid(uid)
-        files = spec.workdir.collect(spec.collect, cap_bytes=lim.output_bytes)
+        files = spec.host_dir.collect(spec.collect, cap_bytes=lim.output_bytes)
         return classify(
             seen,
             limits=lim,

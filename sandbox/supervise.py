@@ -68,96 +68,25 @@ def supervise(
     slot's launcher started it), ``exit_fd`` becomes readable when it exited and ``reap``
     returns its (wait status, rusage CPU s, max RSS MB); otherwise a pidfd and wait4.
     """
-    assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
-    sel = selectors.DefaultSelector()
-    out, err = bytearray(), bytearray()
-    caps = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
-    truncated = {id(out): False, id(err): False}
-    for fd, buf in {**caps, **(extra_read or {})}.items():
-        os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_READ, buf)
+    watch = _Watch(
+        proc,
+        stdin=stdin,
+        limits=limits,
+        started=started,
+        kill=kill,
+        cpu_probe=cpu_probe,
+        on_exit=on_exit,
+        escalate=escalate,
+    )
     pidfd = os.pidfd_open(proc.pid) if exit_fd is None else None
-    sel.register(pidfd if exit_fd is None else exit_fd, selectors.EVENT_READ, _EXIT)
-    view = memoryview(stdin)
-    if view:
-        os.set_blocking(proc.stdin.fileno(), False)
-        sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, None)
-    else:
-        proc.stdin.close()
-    deadline = started + limits.effective_wall_s
-    killed: str | None = None
-    kill_at = 0.0
-    cpu: float | None = None
-    exited = escalated = False
-    next_probe = 0.0
-
-    def do_kill(reason: str) -> None:
-        nonlocal killed, kill_at
-        if killed is None:
-            killed, kill_at = reason, time.monotonic()
-            kill()
-
     try:
-        while sel.get_map():
-            now = time.monotonic()
-            if killed is None:
-                if now >= deadline:
-                    do_kill("wall")
-                elif cpu_probe is not None and now >= next_probe:
-                    next_probe = now + POLL_S  # not on every chunk of output: a read is a syscall
-                    cpu = cpu_probe()
-                    if cpu is not None and cpu > limits.cpu_s:
-                        do_kill("cpu")
-            elif now - kill_at > DRAIN_AFTER_KILL_S:
-                break
-            elif not exited and not escalated and escalate and now - kill_at > ESCALATE_S:
-                escalated = True
-                escalate()
-            timeout = POLL_S if cpu_probe is not None else max(0.0, min(deadline - now, 0.25))
-            for key, _ in sel.select(timeout if killed is None else 0.05):
-                fd = key.fd
-                if key.data is _EXIT:
-                    exited = True
-                    sel.unregister(fd)
-                    if on_exit is not None:
-                        on_exit()
-                    continue
-                if key.data is None:  # stdin is writable
-                    try:
-                        n = os.write(fd, view[:_CHUNK])
-                        view = view[n:]
-                    except (BrokenPipeError, BlockingIOError) as exc:
-                        if isinstance(exc, BlockingIOError):
-                            continue
-                        view = view[:0]
-                    if not view:
-                        sel.unregister(fd)
-                        proc.stdin.close()
-                    continue
-                try:
-                    chunk = os.read(fd, _CHUNK)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(fd)
-                    continue
-                buf = key.data
-                if fd in caps:
-                    room = limits.output_bytes - len(buf)
-                    if len(chunk) > room:
-                        buf += chunk[: max(room, 0)]
-                        truncated[id(buf)] = True
-                        do_kill("output")
-                        continue
-                buf += chunk
+        watch.register(extra_read or {}, exit_fd if pidfd is None else pidfd)
+        watch.loop()
     finally:
-        sel.close()
+        watch.close()
         if pidfd is not None:
             os.close(pidfd)
-        for f in (proc.stdin, proc.stdout, proc.stderr):
-            if not f.closed:
-                f.close()
-    if not exited and escalate is not None and not escalated:
+    if not watch.exited and escalate is not None and not watch.escalated:
         escalate()
     if reap is not None:
         status, rusage_cpu, maxrss_mb = reap()
@@ -165,16 +94,149 @@ def supervise(
         _, status, usage = os.wait4(proc.pid, 0)
         rusage_cpu, maxrss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
     proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - started
     return Supervised(
-        stdout=bytes(out),
-        stderr=bytes(err),
-        stdout_truncated=truncated[id(out)],
-        stderr_truncated=truncated[id(err)],
-        killed=killed,
-        wall_s=wall,
+        stdout=bytes(watch.out),
+        stderr=bytes(watch.err),
+        stdout_truncated=watch.truncated[id(watch.out)],
+        stderr_truncated=watch.truncated[id(watch.err)],
+        killed=watch.killed,
+        wall_s=time.monotonic() - started,
         wait_status=status,
         rusage_cpu_s=rusage_cpu,
         rusage_maxrss_mb=maxrss_mb,
-        cpu_s=cpu,
+        cpu_s=watch.cpu,
     )
+
+
+class _Watch:
+    """The select loop of `supervise`: one method per event (exit, stdin writable, output
+    readable) and the limits (wall, CPU, kill escalation) checked in one place, `_check_limits`."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        *,
+        stdin: bytes,
+        limits: Limits,
+        started: float,
+        kill: Callable[[], None],
+        cpu_probe: Callable[[], float | None] | None,
+        on_exit: Callable[[], None] | None,
+        escalate: Callable[[], None] | None,
+    ) -> None:
+        assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
+        self.proc, self.limits, self._kill = proc, limits, kill
+        self.cpu_probe, self.on_exit, self.escalate = cpu_probe, on_exit, escalate
+        self.sel = selectors.DefaultSelector()
+        self.out, self.err = bytearray(), bytearray()
+        self.caps = {proc.stdout.fileno(): self.out, proc.stderr.fileno(): self.err}
+        self.truncated = {id(self.out): False, id(self.err): False}
+        self.view = memoryview(stdin)
+        self.deadline = started + limits.effective_wall_s
+        self.killed: str | None = None
+        self.kill_at = 0.0
+        self.cpu: float | None = None
+        self.exited = self.escalated = False
+        self.next_probe = 0.0
+
+    def register(self, extra_read: dict[int, bytearray], exit_fd: int | None) -> None:
+        """Output fds (ours and ``extra_read``), the exit fd, and stdin while it has bytes left."""
+        assert exit_fd is not None and self.proc.stdin is not None
+        for fd, buf in {**self.caps, **extra_read}.items():
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, buf)
+        self.sel.register(exit_fd, selectors.EVENT_READ, _EXIT)
+        if self.view:
+            os.set_blocking(self.proc.stdin.fileno(), False)
+            self.sel.register(self.proc.stdin.fileno(), selectors.EVENT_WRITE, None)
+        else:
+            self.proc.stdin.close()
+
+    def loop(self) -> None:
+        """Dispatch events until every fd is done, or the drain time after a kill runs out."""
+        while self.sel.get_map():
+            now = time.monotonic()
+            if not self._check_limits(now):
+                break
+            timeout = (
+                POLL_S if self.cpu_probe is not None else max(0.0, min(self.deadline - now, 0.25))
+            )
+            for key, _ in self.sel.select(timeout if self.killed is None else 0.05):
+                if key.data is _EXIT:
+                    self._on_exit(key.fd)
+                elif key.data is None:
+                    self._on_stdin(key.fd)
+                else:
+                    self._on_output(key.fd, key.data)
+
+    def _check_limits(self, now: float) -> bool:
+        """Kill on wall or CPU time; after a kill, escalate once and give up draining in time.
+        False when the loop should stop."""
+        if self.killed is None:
+            if now >= self.deadline:
+                self._do_kill("wall")
+            elif self.cpu_probe is not None and now >= self.next_probe:
+                self.next_probe = now + POLL_S  # not on every chunk of output: a read is a syscall
+                self.cpu = self.cpu_probe()
+                if self.cpu is not None and self.cpu > self.limits.cpu_s:
+                    self._do_kill("cpu")
+        elif now - self.kill_at > DRAIN_AFTER_KILL_S:
+            return False
+        elif (
+            not self.exited
+            and not self.escalated
+            and self.escalate
+            and now - self.kill_at > ESCALATE_S
+        ):
+            self.escalated = True
+            self.escalate()
+        return True
+
+    def _do_kill(self, reason: str) -> None:
+        if self.killed is None:
+            self.killed, self.kill_at = reason, time.monotonic()
+            self._kill()
+
+    def _on_exit(self, fd: int) -> None:
+        self.exited = True
+        self.sel.unregister(fd)
+        if self.on_exit is not None:
+            self.on_exit()
+
+    def _on_stdin(self, fd: int) -> None:
+        """stdin is writable: write the next chunk; close it once written or the reader is gone."""
+        assert self.proc.stdin is not None
+        try:
+            n = os.write(fd, self.view[:_CHUNK])
+            self.view = self.view[n:]
+        except BlockingIOError:
+            return
+        except BrokenPipeError:
+            self.view = self.view[:0]
+        if not self.view:
+            self.sel.unregister(fd)
+            self.proc.stdin.close()
+
+    def _on_output(self, fd: int, buf: bytearray) -> None:
+        """Append a chunk; a captured stream past ``output_bytes`` keeps its cap and is killed."""
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.sel.unregister(fd)
+            return
+        if fd in self.caps:
+            room = self.limits.output_bytes - len(buf)
+            if len(chunk) > room:
+                buf += chunk[: max(room, 0)]
+                self.truncated[id(buf)] = True
+                self._do_kill("output")
+                return
+        buf += chunk
+
+    def close(self) -> None:
+        self.sel.close()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None and not f.closed:
+                f.close()

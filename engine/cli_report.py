@@ -107,7 +107,9 @@ def evaluate(
     ] = None,
     base_url: Annotated[str | None, typer.Option(help="openai backend: server URL.")] = None,
     seed: Annotated[int, typer.Option(help="Base seed of every sample's seed.")] = 0,
-    output_format: Annotated[OutFormat, typer.Option("--format", "-f")] = OutFormat.table,
+    output_format: Annotated[
+        OutFormat, typer.Option("--format", "-f", help="table, or json (one line per dataset).")
+    ] = OutFormat.table,
     lake: LakeOption = None,
 ) -> None:
     """Evaluate a model on a benchmark with R1's settings (temperature 0.6, top-p 0.95, k samples).

@@ -6,6 +6,8 @@
     ├── UserError                  a user mistake: the CLI prints one line and exits 2
     │   ├── InputError             bad input file: carries .path, .line, .field
     │   └── SchemaError            a value does not fit a table's schema: .table, .field
+    ├── FieldError(ValueError)     ingest: one input field cannot be mapped: .field (ingest
+    │                              adds the file and line and raises InputError)
     └── LakeError                  the lake itself is damaged or unwritable: .path
 
 Foreign errors (duckdb, pyarrow, json) are translated at the boundary with ``raise ... from exc``.
@@ -13,7 +15,7 @@ Foreign errors (duckdb, pyarrow, json) are translated at the boundary with ``rai
 
 from __future__ import annotations
 
-__all__ = ["InputError", "LakeError", "RlvrError", "SchemaError", "UserError"]
+__all__ = ["FieldError", "InputError", "LakeError", "RlvrError", "SchemaError", "UserError"]
 
 
 class RlvrError(Exception):
@@ -48,6 +50,14 @@ class SchemaError(UserError):
         self.table, self.field = table, field
         prefix = ".".join(x for x in (table, field) if x)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class FieldError(RlvrError, ValueError):
+    """A value of one input field cannot be mapped; ingest adds the file and line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class LakeError(RlvrError):

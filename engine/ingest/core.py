@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import ids
-from engine.errors import InputError, UserError
-from engine.ingest.codemap import FieldError, looks_pickled
+from engine.errors import FieldError, InputError, UserError
+from engine.ingest.code_tests import looks_pickled
 from engine.ingest.presets import PRESETS, Draft, Preset, answer_text, preset_for_file
 from engine.ingest.readers import CsvOptions, Record, read_records
 
@@ -261,7 +261,7 @@ def map_generic(rec: Mapping[str, Any], mapping: Mapping[str, str], task: str | 
         problem=problem,
         task=row_task,
         answer=answer,
-        tests=tests,  # type: ignore[arg-type]
+        tests=tests,
         split=_opt_str(rec, src["split"]) or "test",
         meta=meta,
     )

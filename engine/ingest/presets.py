@@ -3,7 +3,7 @@
 Each preset maps one input record to a :class:`Draft` (a prompts row before ids and timestamps):
 math rows carry the gold ``answer`` as a string, code rows the ``tests`` as CodeTests JSON plus,
 in ``meta``, the reference ``solutions`` (``[{"lang", "code"}]``), the ``entry_point`` and the
-``prompt_prefix`` the code continues (see :mod:`engine.ingest.codemap` for how the verifier puts
+``prompt_prefix`` the code continues (see :mod:`engine.ingest.code_tests` for how the verifier puts
 them together). Field names and formats come from ../shared/data/{math,code}/SOURCES.md.
 
 >>> PRESETS["gsm8k"].map_row({"question": "1+1?", "answer": "1+1=2\\n#### 2"}).answer
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.ingest.codemap import (
-    FieldError,
+from engine.errors import FieldError
+from engine.ingest.code_tests import (
     commonoj_cases,
     cpp_main_asserts,
     defined_functions,

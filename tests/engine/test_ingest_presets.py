@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import InputError
-from engine.ingest.codemap import FieldError
+from engine.errors import FieldError, InputError
 from engine.ingest.core import Prepared, prepare
 from engine.ingest.presets import PRESETS, answer_text, last_boxed, preset_for_file
 from verifiers.codetests import CodeTests

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from engine.ingest.codemap import (
+from engine.ingest.code_tests import (
     FieldError,
     SplitTests,
     defined_functions,

@@ -1,4 +1,4 @@
-"""Map code benchmarks' test formats into the one test schema (:mod:`verifiers.codetests`).
+"""Ingest: map code benchmarks' test formats into the one test schema (:mod:`verifiers.codetests`).
 
 Nothing here executes dataset code: test sources are read with :mod:`ast` (parse, source
 segments, ``literal_eval``) and Python-literal strings with ``ast.literal_eval``, never ``eval``.
@@ -65,6 +65,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import FieldError
 from verifiers.codetests import CodeTests, FunctionCase, StdioCase
 
 __all__ = [
@@ -82,14 +83,6 @@ __all__ = [
     "stdio_tests",
     "xcodeeval_cases",
 ]
-
-
-class FieldError(ValueError):
-    """A value of one input field cannot be mapped; ingest adds the file and line."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -425,7 +418,7 @@ def xcodeeval_cases(text: str, *, field: str = "testcases") -> list[tuple[str, l
         out = case.get("output") if isinstance(case, dict) else None
         out = [out] if isinstance(out, str) else out
         ok = isinstance(out, list) and all(isinstance(o, str) for o in out)
-        if not ok or not isinstance(case.get("input"), str):  # type: ignore[union-attr]
+        if not ok or not isinstance(case.get("input"), str):
             raise FieldError(field, f"case {i}: expected {{'input': str, 'output': [str, ...]}}")
         pairs.append((case["input"], out))
     return pairs

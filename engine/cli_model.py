@@ -52,7 +52,9 @@ def register(app: typer.Typer) -> None:
 
 def tiny_command(
     out: Annotated[Path, typer.Option(help="Model folder to write.")] = Path("models/tiny"),
-    size: Annotated[SizeName, typer.Option(help="xs (~0.9M params) or s (~5M).")] = SizeName.xs,
+    size: Annotated[
+        SizeName, typer.Option(help="xs (~0.9M parameters) or s (~1.9M).")
+    ] = SizeName.xs,
     seed: Annotated[int, typer.Option(help="Seed of the corpus, tokenizer and weights.")] = 0,
 ) -> None:
     """Build the tiny Qwen2 base model (tokenizer trained here, pretrained on the synthetic tasks).
@@ -67,9 +69,10 @@ def tiny_command(
     from engine.cli import training_entry
 
     _check_out(out, marker="rlvr-tiny.json")
+    build = training_entry("build_tiny_model")  # imports torch: not part of the build's time
     start = time.perf_counter()
     try:
-        path = training_entry("build_tiny_model")(out, size=size.value, seed=seed)
+        path = build(out, size=size.value, seed=seed)
     except ValueError as exc:
         raise UserError(f"{exc} — choose another --out") from None
     info = json.loads((path / "rlvr-tiny.json").read_text())
@@ -131,7 +134,7 @@ def synth_command(
     \b
     Examples:
       rlvr prompts synth --task countdown --n 1000 --seed 0 --dataset countdown
-      rlvr prompts synth --task arithmetic --n 200 --dataset arith --split test
+      rlvr prompts synth --task arithmetic --n 30 --dataset arith --split test
       rlvr prompts synth --task linear --n 500 --dataset lin --difficulty medium,max_solution=50
     """
     from engine.lake import Lake

@@ -15,7 +15,10 @@ the ones whose hash lands in the requested split; within a set, problems are dis
   every value here too (one evaluator, so a generated solution and a judged answer cannot disagree).
 
 Difficulty: a preset name (``easy`` | ``medium`` | ``hard``) optionally followed by knob overrides,
-e.g. ``medium,max_value=50``; the knobs are the fields of each task's dataclass below.
+e.g. ``medium,max_value=50``; the knobs are the fields of each task's dataclass below. Easy
+arithmetic is one operation on single digits (200 problems, about 33 of them in the test split):
+small on purpose, so that the tiny base model can learn part of it in a minute of CPU and RL has a
+signal; ask for more than a split holds and the error says to raise the difficulty.
 
 >>> [p.answer for p in synthesize("arithmetic", n=2, seed=0, difficulty="easy")] == [
 ...     p.answer for p in synthesize("arithmetic", n=2, seed=0, difficulty="easy")]
@@ -63,7 +66,7 @@ class ArithmeticKnobs:
     """ops: operations per problem; max_value: largest operand; operators: from ``+-*``;
     max_factor: largest operand next to ``*``; parens: allow one parenthesised group."""
 
-    ops: int = 2
+    ops: int = 1
     max_value: int = 9
     operators: str = "+-"
     max_factor: int = 12

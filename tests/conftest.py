@@ -16,3 +16,21 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"{data} is absent: benchmark data is not available on this machine")
     return data
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """Folder of the embedded tiny base model (``training/tiny.py``, size xs, seed 0).
+
+    Built once and cached on disk in ``models/.cache/`` (git-ignored; ``RLVR_TEST_MODELS`` moves
+    it), so only the first session after a builder change pays for the build; pytest workers that
+    ask at once wait on the builder's lock. Loads with AutoModelForCausalLM / AutoTokenizer.
+    """
+    import os
+
+    pytest.importorskip("torch")
+    from training.tiny import build_tiny_model
+
+    root = Path(__file__).resolve().parents[1]
+    cache = Path(os.environ.get("RLVR_TEST_MODELS", root / "models" / ".cache"))
+    return build_tiny_model(cache / "tiny-xs-seed0", size="xs", seed=0)

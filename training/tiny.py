@@ -5,13 +5,19 @@ pipeline a *base model in the R1 sense* — it has read the synthetic tasks' lan
 their short answers, :mod:`engine.tasks`, train split only; no reasoning traces) so it knows the
 domain and solves some problems but not all, which leaves RL a signal and room to improve.
 
-Stages, top to bottom: the corpus (task problems rendered as plain Q/A, chat and R1-Zero documents),
+Stages, top to bottom: the corpus (task problems as compact, Q/A, chat and R1-Zero documents, plus
+drill sheets of easy arithmetic),
 the tokenizer (byte-level BPE trained with ``tokenizers`` through the *same* normalizer and
 pre-tokenizer that ``transformers.Qwen2Tokenizer`` rebuilds on load, so ``AutoTokenizer`` round-trips
 it), the model (``Qwen2ForCausalLM`` from a config), a short pretraining loop, and the save.
 
-The build is cached: ``out/rlvr-tiny.json`` records a key of the arguments and
-:data:`BUILDER_VERSION`; a second call with the same key returns at once. The folder is written
+Measured while tuning (issue 11), xs on this 2-core machine under heavy load from other jobs:
+~70-80 s of CPU per build (wall time was 4-6x that, the cores being shared); pass@1 on held-out easy
+arithmetic through the chat template at temperature 0.6 was 15 % (greedy: 3 %) — it knows the
+sums partly. Earlier corpora without drills stayed at the 3-7 % of a model guessing in range.
+
+The build is cached: ``out/rlvr-tiny.json`` records a key of the arguments, the corpus mix, the
+task definitions and :data:`BUILDER_VERSION`; a second call with the same key returns at once. The folder is written
 beside ``out`` and renamed into place, under a file lock, so concurrent builders (pytest workers)
 and killed builds never leave a half-written model.
 
@@ -47,6 +53,7 @@ from tokenizers import (
 )
 from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
+from engine import tasks
 from engine.tasks import Problem, synthesize
 
 __all__ = [
@@ -117,32 +124,34 @@ class TinySize:
     seq_len: int  # tokens per packed sequence
     lr: float
     problems: int  # corpus problems per (task, difficulty) cell, before weights
+    drill_epochs: int  # passes of the easy-arithmetic drill sheets in the corpus
 
 
 SIZES: dict[str, TinySize] = {
     "xs": TinySize(
         hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
-        steps=400, batch=16, seq_len=64, lr=3e-3, problems=600,
+        steps=700, batch=16, seq_len=64, lr=3e-3, problems=600, drill_epochs=24,
     ),
     "s": TinySize(
-        hidden=256, layers=6, heads=8, kv_heads=4, intermediate=768,
-        steps=600, batch=16, seq_len=64, lr=2e-3, problems=1000,
+        hidden=192, layers=4, heads=6, kv_heads=3, intermediate=576,
+        steps=600, batch=16, seq_len=64, lr=3e-3, problems=1000, drill_epochs=24,
     ),
 }  # fmt: skip
 VOCAB_SIZE = 1024
 MAX_POSITIONS = 2048
 
-# (task, difficulty) -> weight of its problems in the corpus; easy arithmetic dominates because it is
-# what the model should partly master (the pass@1 band of issue 11 is measured on it).
+# (task, difficulty) -> weight of its problems in the corpus (times TinySize.problems); each
+# problem becomes one document. Easy arithmetic comes in full and is also drilled (below).
 CORPUS_MIX: dict[tuple[str, str], float] = {
-    ("arithmetic", "easy"): 3.0,
-    ("arithmetic", "medium"): 1.0,
-    ("arithmetic", "hard"): 0.5,
-    ("linear", "easy"): 1.0,
-    ("linear", "medium"): 0.5,
-    ("countdown", "easy"): 1.0,
-    ("countdown", "medium"): 0.5,
+    ("arithmetic", "easy"): 1.0,
+    ("arithmetic", "medium"): 0.5,
+    ("arithmetic", "hard"): 0.2,
+    ("linear", "easy"): 0.5,
+    ("linear", "medium"): 0.2,
+    ("countdown", "easy"): 0.5,
+    ("countdown", "medium"): 0.2,
 }
+DRILL_LINES = 8  # facts per drill document
 
 
 # -- corpus -----------------------------------------------------------------------------------
@@ -154,14 +163,48 @@ def _short_answer(p: Problem) -> str:
 
 
 def _document(p: Problem, rng: random.Random) -> str:
-    """One problem as one of three document shapes: plain Q/A, ChatML, or the R1-Zero template."""
+    """One problem as one of four document shapes: compact, plain Q/A, ChatML, or R1-Zero.
+
+    Compact documents ("What is 3 + 4 - 2? 5") carry the most answers per token, so per FLOP of a
+    pretraining budget measured in seconds they teach the arithmetic; the others teach the shapes
+    that generation uses (the chat template; R1-Zero's prefix is long, so few of those).
+    """
     answer = _short_answer(p)
     shape = rng.random()
-    if shape < 0.3:
+    if shape < 0.4:
+        return f"{p.problem} {answer}{ENDOFTEXT}"
+    if shape < 0.55:
         return f"Question: {p.problem}\nAnswer: {answer}{ENDOFTEXT}"
-    if shape < 0.9:  # R1-Zero documents are long (the prefix): few of them teach the shape
+    if shape < 0.95:
         return f"{IM_START}user\n{p.problem}{IM_END}\n{IM_START}assistant\n{answer}{IM_END}\n{ENDOFTEXT}"
     return f"{R1_ZERO_PREFIX}{p.problem} Assistant: <answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
+
+
+def _drills(problems: list[Problem], epochs: int, rng: random.Random) -> list[str]:
+    """Easy arithmetic as dense drill sheets, shuffled each epoch: plain lines ("3 + 4 = 7") and
+    multi-turn chats (one question and its answer per turn).
+
+    A pretraining budget of a minute of one CPU core sees a few hundred thousand tokens; one
+    answer in ~25 tokens of document framing is too thin a signal for a 1M-parameter model to
+    learn the sums in that time. Drill lines cost ~7 tokens an answer; chat turns ~18, and they
+    teach the sums in the shape the chat template asks them (measured while building this: plain
+    drills alone reached 55 % on the drilled facts but 3 % through the chat template).
+    """
+    docs = []
+    for epoch in range(epochs):
+        problems = rng.sample(problems, len(problems))
+        for i in range(0, len(problems), DRILL_LINES):
+            sheet = problems[i : i + DRILL_LINES]
+            if epoch % 2:
+                lines = [f"{p.meta['expression']} = {p.answer}" for p in sheet]
+                docs.append("\n".join(lines) + ENDOFTEXT)
+            else:
+                turns = [
+                    f"{IM_START}user\n{p.problem}{IM_END}\n{IM_START}assistant\n{p.answer}{IM_END}\n"
+                    for p in sheet
+                ]
+                docs.append("".join(turns) + ENDOFTEXT)
+    return docs
 
 
 def corpus(size: TinySize, seed: int) -> list[str]:
@@ -170,8 +213,12 @@ def corpus(size: TinySize, seed: int) -> list[str]:
     docs = []
     for (task, difficulty), weight in CORPUS_MIX.items():
         n = max(1, int(size.problems * weight))
-        for p in synthesize(task, n=n, seed=seed, split="train", difficulty=difficulty):
-            docs.append(_document(p, rng))
+        problems = synthesize(
+            task, n=n, seed=seed, split="train", difficulty=difficulty, allow_fewer=True
+        )
+        docs += [_document(p, rng) for p in problems]
+        if (task, difficulty) == ("arithmetic", "easy"):
+            docs += _drills(problems, size.drill_epochs, rng)
     rng.shuffle(docs)
     return docs
 
@@ -274,8 +321,16 @@ def pretrain(model: Qwen2ForCausalLM, blocks: torch.Tensor, size: TinySize, seed
 
 
 def cache_key(size: str, seed: int) -> str:
-    text = json.dumps({"builder": BUILDER_VERSION, "size": asdict(SIZES[size]), "seed": seed})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """Hash of everything the build depends on: arguments, shapes, corpus mix, task definitions."""
+    spec = {
+        "builder": BUILDER_VERSION,
+        "size": asdict(SIZES[size]),
+        "seed": seed,
+        "mix": sorted((f"{t}/{d}", w) for (t, d), w in CORPUS_MIX.items()),
+        "tasks": {t: {d: asdict(k) for d, k in ks.items()} for t, ks in tasks.DIFFICULTIES.items()},
+        "test_fraction": tasks.TEST_FRACTION,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _cached(out: Path, key: str) -> bool:

@@ -40,8 +40,14 @@ def test_same_seed_same_problems_other_seed_others(task: str) -> None:
 def test_train_and_test_never_share_a_problem(
     task: str, difficulty: str, train_seed: int, test_seed: int
 ) -> None:
-    train = synthesize(task, n=150, seed=train_seed, split="train", difficulty=difficulty)
-    test = synthesize(task, n=150, seed=test_seed, split="test", difficulty=difficulty)
+    # allow_fewer: easy arithmetic's whole test split is smaller than 150 problems.
+    train = synthesize(
+        task, n=150, seed=train_seed, split="train", difficulty=difficulty, allow_fewer=True
+    )
+    test = synthesize(
+        task, n=150, seed=test_seed, split="test", difficulty=difficulty, allow_fewer=True
+    )
+    assert len(test) >= 30
     assert not {p.key for p in train} & {p.key for p in test}
     assert not {p.problem for p in train} & {p.problem for p in test}
     assert all(split_of(task, p.key) == "test" for p in test)
@@ -127,6 +133,11 @@ def test_bad_difficulty_is_a_user_error(task: str, difficulty: str, needle: str)
 def test_too_small_a_space_says_how_to_fix() -> None:
     with pytest.raises(UserError, match="lower --n or raise the difficulty"):
         synthesize("arithmetic", n=500, seed=0, difficulty="easy,ops=1,max_value=3")
+    # allow_fewer: all of the small space instead (4 x 4 x 2 problems, about 80 % in train).
+    found = synthesize(
+        "arithmetic", n=500, seed=0, difficulty="easy,ops=1,max_value=3", allow_fewer=True
+    )
+    assert 15 <= len(found) < 32 and len({p.key for p in found}) == len(found)
 
 
 # -- the command ------------------------------------------------------------------------------

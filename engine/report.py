@@ -30,7 +30,6 @@ from engine.report_html import page
 
 __all__ = ["RunData", "check_args", "collect", "render", "write_report"]
 
-SAMPLE_CHARS = 600  # characters of each example completion shown
 COLORS = ("#1f77b4", "#d62728")  # run 1 (before), run 2 (after)
 
 

@@ -46,7 +46,12 @@ shell: setup
 verify: setup
 	$(RLVR) verify --lake $(LAKE) $(if $(RUN),--run $(RUN))
 
+# CI runs this target: lint, format and types first (mypy's cache: .mypy_cache), then the tests
+# and every `>>>` example in the packages (pyproject: testpaths, --doctest-modules).
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 	$(PY) -m pytest -n 2 -m "not slow"
 
 test-slow: setup

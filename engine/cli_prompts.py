@@ -186,7 +186,7 @@ class _progress:
             return None
         self.bar.start()
         self.task = self.bar.add_task("map", total=None)
-        return lambda done, total: self.bar.update(self.task, completed=done, total=total)  # type: ignore[union-attr]
+        return lambda done, total: self.bar.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -334,7 +334,7 @@ class S3Lake(Lake):
 
     # -- maintenance -------------------------------------------------------------------------
 
-    def check(self):  # type: ignore[override]
+    def check(self):
         from engine.lake import CheckReport, Problem
 
         problems, files_ok = [], 0
@@ -344,10 +344,10 @@ class S3Lake(Lake):
                     files_ok += 1
                 else:
                     kind = "schema" if reason.startswith("schema:") else "corrupt"
-                    problems.append(Problem(kind=kind, path=path, reason=reason))  # type: ignore[arg-type]
+                    problems.append(Problem(kind=kind, path=path, reason=reason))
         return CheckReport(files_ok=files_ok, problems=tuple(problems))
 
-    def compact(self, table: str, *, small_bytes: int = 0):  # type: ignore[override]
+    def compact(self, table: str, *, small_bytes: int = 0):
         """Each partition with more than one part, or superseded rows, becomes one part: its
         latest row per id, written by one conditional PUT before the old parts are deleted."""
         from engine.lake import CompactReport

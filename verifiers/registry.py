@@ -6,7 +6,7 @@ That one signature lets the engine score any rollout against its prompt without 
 verifier family it is. Modules load lazily so that ``rlvr sql`` never imports sympy.
 
 >>> sorted(names())[:2]
-['code', 'format']
+['code', 'countdown']
 """
 
 from __future__ import annotations

@@ -99,7 +99,17 @@ def test_recipe_runs_under_trls_own_cli_parser() -> None:
     for name in ("r1-zero", "r1-rl"):
         path = Path(load_recipe(name).path)
         script, config, model, _ = make_parser().parse_args_and_config(
-            ["--config", str(path), "--output_dir", "/tmp/x"], fail_with_unknown_args=False
+            [
+                "--config",
+                str(path),
+                "--output_dir",
+                "/tmp/x",
+                "--use_cpu",
+                "true",
+                "--bf16",
+                "false",
+            ],
+            fail_with_unknown_args=False,
         )
         assert config.loss_type == "grpo" and config.beta == pytest.approx(0.001)
         assert model.model_name_or_path == load_recipe(name).model

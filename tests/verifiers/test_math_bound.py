@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import verifiers.math as vm
+import verifiers.math.verify as vm_verify
 from verifiers import registry
 from verifiers.math import MathConfig, averify_math, score_prompt, verify_math, verify_math_batch
 from verifiers.math.bound import get_pool
@@ -107,7 +108,7 @@ def test_timeout_kills_and_replaces_the_worker() -> None:
 
 
 def test_timeout_verdict_reward_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vm, "_judge", lambda g, p, cfg: ("timeout", None))
+    monkeypatch.setattr(vm_verify, "_judge", lambda g, p, cfg: ("timeout", None))
     v = verify_math("x", r"\boxed{y}")
     assert (v.status, v.reward) == ("timeout", 0.0)
     v = verify_math("x", r"\boxed{y}", config=MathConfig(timeout_reward=None))

@@ -147,7 +147,7 @@ class _CodeReward(VerifierReward):
 
         items = [_code_item(r, t, self.options) for r, t in zip(rows, texts, strict=True)]
         todo = [i for i, item in enumerate(items) if item is not None]
-        judged = verify_code_batch([it for it in items if it is not None], concurrency=self.workers)
+        judged = verify_code_batch([it for it in items if it is not None], workers=self.workers)
         out: list[Verdict | None] = [None] * len(items)
         for i, verdict in zip(todo, judged, strict=True):
             out[i] = verdict

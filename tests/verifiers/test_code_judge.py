@@ -228,6 +228,27 @@ def test_batch_keeps_order_and_survives_bad_items():
 
 
 @needs_sandbox
+def test_batch_takes_workers_like_the_math_batch(monkeypatch):
+    """`workers=` (verify_math_batch's keyword) sizes the pool; `concurrency=` is its old alias."""
+    import concurrent.futures
+
+    import verifiers.code.verify as code_verify
+
+    sizes = []
+    real = concurrent.futures.ThreadPoolExecutor
+
+    def pool(max_workers=None, **kw):
+        sizes.append(max_workers)
+        return real(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(code_verify, "ThreadPoolExecutor", pool)
+    pairs = [(STDIO, SQUARE), (STDIO, "```python\nprint(0)\n```")]
+    assert [v.status for v in verify_code_batch(pairs, workers=3)] == ["correct", "incorrect"]
+    assert [v.status for v in verify_code_batch(pairs, concurrency=1)] == ["correct", "incorrect"]
+    assert sizes == [3, 1]
+
+
+@needs_sandbox
 def test_async_variant():
     v = asyncio.run(code_api.averify_code(STDIO, SQUARE))
     assert v.status == "correct"

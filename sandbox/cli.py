@@ -32,8 +32,9 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgKMG]?)[iI]?[bB]?\s*$")
 _SUFFIX = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".c": "c"}
 
 
-class CliError(SandboxError):
-    """A user mistake on the command line; printed as one ``error:`` line, exit 2."""
+class CliError(Exception):
+    """A user mistake on the command line; printed as one ``error:`` line, exit 2. CLI-local, not
+    a `SandboxError`: the library never raises it (issue 16)."""
 
 
 def parse_megabytes(text: str, *, option: str = "--memory") -> int:

@@ -7,7 +7,9 @@
     │                            empty source (a caller's mistake, never a program's)
     ├── RequestError (ValueError)  an HTTP request is malformed or over the operator's caps;
     │                            carries ``status`` (the 4xx the service answers with)
-    └── BackendUnavailable       the requested backend cannot run here (bwrap missing, no daemon)
+    ├── BackendUnavailable       the requested backend cannot run here (bwrap missing, no daemon)
+    └── LaunchError (OSError)    a run slot's launcher could not start the command (nothing ran)
+                                 or is gone; internal: the bwrap backend falls back to a cold start
 
 A fault met *while running* a program (bwrap could not set up a mount, the Docker daemon went
 away) is not raised: it becomes ``status = "sandbox_error"`` with ``message``, so that batch paths
@@ -16,7 +18,7 @@ go on and verifiers can map it to the SE judge code (never a reward).
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailable", "JobError", "RequestError", "SandboxError"]
+__all__ = ["BackendUnavailable", "JobError", "LaunchError", "RequestError", "SandboxError"]
 
 
 class SandboxError(Exception):
@@ -42,3 +44,7 @@ class RequestError(SandboxError, ValueError):
     def __init__(self, message: str, *, status: int = 422) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LaunchError(SandboxError, OSError):
+    """The launcher could not start the command (nothing ran), or the launcher is gone."""

@@ -35,14 +35,11 @@ from pathlib import Path
 
 from sandbox import cgroups, launcher
 from sandbox.background import Background
+from sandbox.errors import LaunchError
 
 RESIDUE_MAX_BYTES = 16 << 20
 _LAUNCHER = str(Path(launcher.__file__).resolve())
 _FINISH_TIMEOUT_S = 2.0
-
-
-class LaunchError(OSError):
-    """The launcher could not start the command (nothing ran), or the launcher is gone."""
 
 
 class Slot:

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import SchemaError
+from verifiers.verdict import STATUSES
 
 __all__ = [
     "ENUMS",
@@ -149,7 +150,7 @@ ENUMS: dict[tuple[str, str], frozenset[str]] = {
     ("prompts", "task"): frozenset({"math", "code", "general", "countdown"}),
     ("runs", "status"): frozenset({"running", "done", "failed", "interrupted"}),
     ("rollouts", "source"): frozenset({"generate", "train"}),
-    ("verdicts", "status"): frozenset({"correct", "incorrect", "unverifiable", "timeout", "error"}),
+    ("verdicts", "status"): frozenset(STATUSES),  # one source: verifiers.verdict.Status
 }
 
 

@@ -22,17 +22,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from engine import ids
 from engine.errors import FieldError, InputError, UserError
 from engine.ingest.code_tests import looks_pickled
-from engine.ingest.presets import PRESETS, Draft, Preset, answer_text, preset_for_file
+from engine.ingest.presets import PRESETS, Draft, Preset, Task, answer_text, preset_for_file
 from engine.ingest.readers import CsvOptions, Record, read_records
 
 __all__ = ["MAP_TARGETS", "ImportSummary", "Prepared", "import_prompts", "parse_mapping", "prepare"]
 
-TASKS = ("math", "code", "general")
+TASKS: tuple[str, ...] = get_args(Task)  # one source: engine.ingest.presets.Task
 # --map targets; each reads the source field named after it unless mapped.
 MAP_TARGETS = ("problem", "answer", "tests", "id", "split", "task")
 

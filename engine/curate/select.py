@@ -206,8 +206,12 @@ def _base_sql(n_runs: int) -> str:
         WHERE r.run_id IN ({marks})"""
 
 
-def candidates_sql(n_runs: int, unit: str) -> str:
-    """The ordered candidate rows; pass rates are over the judged rollouts of all source runs."""
+def candidates_sql(n_runs: int, unit: str, text_if: str | None = None) -> str:
+    """The ordered candidate rows; pass rates are over the judged rollouts of all source runs.
+
+    With ``text_if`` (rollouts), a row's long texts are NULL unless it holds: the sort and
+    the batches then carry the text of the rows the leading steps let through, not all of it
+    (a million rollouts of ~450 words are ~5 GB of text, most of it dropped by ``correct``)."""
     base = _base_sql(n_runs)
     rates = """rates AS (SELECT prompt_id, count(*) FILTER (WHERE judged) AS n,
                          count(*) FILTER (WHERE correct) AS c FROM base GROUP BY prompt_id)"""
@@ -219,16 +223,41 @@ def candidates_sql(n_runs: int, unit: str) -> str:
                    any_value(meta) AS meta, any_value(n) AS n, any_value(c) AS c,
                    any_value(c) / nullif(any_value(n), 0) AS pass_rate
             FROM base JOIN rates USING (prompt_id) GROUP BY prompt_id ORDER BY prompt_id"""
+    texts = ""
+    if text_if:
+        texts = (
+            "REPLACE ("
+            + ", ".join(
+                f"CASE WHEN {text_if} THEN {column} END AS {column}" for column in _LONG_TEXTS
+            )
+            + ")"
+        )
     return f"""WITH base AS ({base}), {rates}
-        SELECT base.* EXCLUDE (judged), n, c, c / nullif(n, 0) AS pass_rate
+        SELECT base.* EXCLUDE (judged) {texts}, n, c, c / nullif(n, 0) AS pass_rate
         FROM base JOIN rates USING (prompt_id)
         ORDER BY prompt_id, correct DESC, tokens ASC NULLS LAST, rollout_id"""
+
+
+_LONG_TEXTS = ("completion", "reasoning", "answer_text")
+
+
+def text_condition(steps: tuple[Step, ...]) -> str | None:
+    """The leading steps' SQL supersets, joined: a row failing it is dropped by one of them
+    whatever its text, so its text need not be read (``candidates_sql(text_if=...)``)."""
+    leading = []
+    for step in steps:
+        condition = step.sql_superset()
+        if condition is None:
+            break
+        leading.append(f"({condition})")
+    return " AND ".join(leading) or None
 
 
 def _batches(
     con: duckdb.DuckDBPyConnection, runs: list[str], unit: str, steps: tuple[Step, ...]
 ) -> Iterator[pa.RecordBatch]:
-    relation = con.sql(candidates_sql(len(runs), unit), params=runs)
+    text_if = text_condition(steps) if unit == "rollouts" else None
+    relation = con.sql(candidates_sql(len(runs), unit, text_if), params=runs)
     _check_fields(steps, relation.columns)  # before any step sees a batch
     yield from relation.to_arrow_reader(BATCH_ROWS)
 

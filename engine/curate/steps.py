@@ -93,6 +93,12 @@ class Step:
     def take(self, features: Any, rows: np.ndarray) -> Any:
         return features[rows]
 
+    def sql_superset(self) -> str | None:
+        """A SQL condition over the candidate columns that every row ``keep`` keeps satisfies
+        (a superset of the kept rows), or None: the selector streams the text of rows that
+        fail it as NULL, since some leading step drops them before any text is read."""
+        return None
+
     def decide(self, features: Any) -> np.ndarray:
         """Stateful steps: keep or drop each row, in order, given the rows kept before."""
         raise NotImplementedError
@@ -119,6 +125,9 @@ class Correct(Step):
 
     name = "correct"
 
+    def sql_superset(self) -> str:
+        return "correct"
+
     def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         return batch["correct"].fill_null(False)
 
@@ -128,6 +137,9 @@ class NotTruncated(Step):
     """Drop rollouts cut by the length limit (``finish_reason = 'length'``)."""
 
     name = "not_truncated"
+
+    def sql_superset(self) -> str:
+        return "coalesce(finish_reason <> 'length', true)"
 
     def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         return (batch["finish_reason"] != "length").fill_null(True)
@@ -143,6 +155,9 @@ class Format(Step):
     prefilled_think: bool = False
     answer_tags: bool = False
 
+    def sql_superset(self) -> str:  # a row without a verdict is scored from its text
+        return f"(format_reward IS NULL OR format_reward >= {float(self.min_reward)!r})"
+
     def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
         rewards = batch["format_reward"]
         missing = rewards.is_null().to_numpy()
@@ -156,7 +171,8 @@ class Format(Step):
                 for text in texts
             ]
             rewards = rewards.cast(pl.Float64).scatter(rows, pl.Series(scored, dtype=pl.Float64))
-        return (rewards >= self.min_reward).fill_null(False).alias("keep")
+        # NaN is no reward (polars would order it above every number)
+        return (rewards.fill_nan(None) >= self.min_reward).fill_null(False).alias("keep")
 
 
 @dataclass(frozen=True, kw_only=True)

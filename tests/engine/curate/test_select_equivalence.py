@@ -5,6 +5,7 @@ each step's ``keep`` in turn to what the steps before it kept (the selector befo
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import fields
 
 import numpy as np
@@ -186,3 +187,31 @@ def test_near_dedup_band_index_decides_as_dicts_did(sizes, seed, threshold) -> N
         batches.append((signatures, keys))
     got = [bool(kept) for batch in batches for kept in step.decide(batch)]
     assert got == dict_index_decide(batches, threshold, 8)
+
+
+def test_texts_of_rows_the_leading_steps_drop_are_not_streamed(lake, monkeypatch) -> None:
+    """The leading steps' SQL conditions only blank texts of rows those steps drop: the
+    dataset and funnel equal those of a selection that streams every text."""
+    from engine.curate import parse_recipe, select
+
+    select_module = importlib.import_module("engine.curate.select")  # the function shadows it
+    from tests.engine.curate.conftest import GEN, R, prompt_row, write_run
+
+    write_run(lake, [prompt_row("a"), prompt_row("b")], {
+        "0": [R(), R(status="incorrect"), R(finish="length"), R(format_reward=0.0),
+              R(format_reward=None), R(format_reward=None, completion="no tags at all")],
+        "1": [R(reasoning="go on " * 20), R(status=None), R(format_reward=float("nan"))],
+    })  # fmt: skip
+    recipe = parse_recipe("steps: [correct, not_truncated, format, no_repetition]", source="t")
+    assert select_module.text_condition(recipe.steps) == (
+        "(correct) AND (coalesce(finish_reason <> 'length', true)) AND "
+        "((format_reward IS NULL OR format_reward >= 1.0))")  # fmt: skip
+    blanked = select(lake, [GEN], recipe, "blanked")
+    monkeypatch.setattr(select_module, "text_condition", lambda steps: None)
+    streamed = select(lake, [GEN], recipe, "streamed")
+    assert [(f.step, f.kept, f.dropped) for f in blanked.funnel] == [
+        ("input", 9, 0), ("correct", 7, 2), ("not_truncated", 6, 1), ("format", 3, 3),
+        ("no_repetition", 2, 1)]  # fmt: skip
+    assert [(f.step, f.kept) for f in streamed.funnel] == [(f.step, f.kept) for f in blanked.funnel]
+    tables = [pl.read_parquet(s.path / "data.parquet") for s in (blanked, streamed)]
+    assert tables[0].height == 2 and tables[0].equals(tables[1])

@@ -11,8 +11,6 @@ from engine.errors import InputError, UserError
 
 __all__ = ["register"]
 
-_LANGS = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".c": "c"}
-
 
 def _read_tests(path: Path):
     from verifiers.codetests import CodeTests, TestSchemaError
@@ -51,6 +49,7 @@ def judge(
 
     Example: rlvr judge --tests tests.json --lang cpp solution.cpp --all-tests --json
     """
+    from sandbox.languages import language_for_file
     from verifiers.code import CodeConfig, verify_code
 
     parsed = _read_tests(tests)
@@ -58,7 +57,7 @@ def judge(
         code = solution.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the program ({exc})", path=str(solution)) from None
-    language = lang or _LANGS.get(solution.suffix.lower(), "")
+    language = lang or language_for_file(solution.name.lower()) or ""
     if not language:
         raise UserError(f"{solution}: cannot tell the language — pass --lang python|cpp|c")
     from sandbox.cli import CliError, parse_megabytes

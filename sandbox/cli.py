@@ -19,6 +19,7 @@ import typer
 
 from sandbox.errors import SandboxError
 from sandbox.job import Job, Limits, Run
+from sandbox.languages import language_for_file
 
 app = typer.Typer(
     name="rlvr-sandbox",
@@ -29,7 +30,6 @@ app = typer.Typer(
 )
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgKMG]?)[iI]?[bB]?\s*$")
-_SUFFIX = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".c": "c"}
 
 
 class CliError(Exception):
@@ -52,12 +52,10 @@ def parse_megabytes(text: str, *, option: str = "--memory") -> int:
 def _language(program: Path, lang: str | None) -> str:
     if lang:
         return lang
-    try:
-        return _SUFFIX[program.suffix]
-    except KeyError:
-        raise CliError(
-            f"cannot tell the language of {program} — pass --lang python|cpp|c"
-        ) from None
+    found = language_for_file(program.name)
+    if found is None:
+        raise CliError(f"cannot tell the language of {program} — pass --lang python|cpp|c")
+    return found
 
 
 # Exit codes of `run`, as `timeout(1)` and shells report them: the program's own code, 124 on a

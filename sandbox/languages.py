@@ -19,10 +19,11 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import PurePath
 
 from sandbox.job import Limits
 
-__all__ = ["LANGUAGES", "Language", "get_language"]
+__all__ = ["BASE_ENV", "LANGUAGES", "Language", "get_language", "language_for_file"]
 
 # Everything a program sees in its environment: an allowlist, nothing inherited (hostile-cases B4).
 BASE_ENV: Mapping[str, str] = {
@@ -105,6 +106,7 @@ LANGUAGES: dict[str, Language] = {
             main="main.py",
             run=("/usr/bin/python3", "--", "{main}"),
             env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONUTF8": "1"},
+            source_suffixes=(".py",),
         ),
         Language(
             name="cpp",
@@ -154,3 +156,16 @@ def get_language(name: str) -> Language:
     except KeyError:
         known = ", ".join(sorted(_ALIASES))
         raise KeyError(f"unknown language {name!r}: known are {known}") from None
+
+
+def language_for_file(name: str) -> str | None:
+    """The language whose ``source_suffixes`` hold the suffix of file ``name`` (case as given),
+    or None. The one suffix map of both CLIs (``rlvr judge``, ``rlvr-sandbox run``).
+
+    >>> language_for_file("sol.cc"), language_for_file("main.py"), language_for_file("notes.txt")
+    ('cpp', 'python', None)
+    """
+    return _BY_SUFFIX.get(PurePath(name).suffix)
+
+
+_BY_SUFFIX = {suffix: lang.name for lang in LANGUAGES.values() for suffix in lang.source_suffixes}

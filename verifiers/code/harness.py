@@ -39,10 +39,16 @@ answers calls, nothing else. Its whole view of the tests is the arguments of the
    or ``signal`` in the candidate's process changes nothing the judge measures. (Processes the
    candidate spawns are not in that clock: the per-test wall limit and the run's CPU limit bound
    them.)
+5. Calls sent ahead: cases the verifier marked plain (``batch``: one call of a candidate
+   function over literals) are written to the candidate in one window and answered in order,
+   which saves a round trip per test. The window shares one test's limits: a test is accepted
+   only while the window's total CPU and wall time are within them; past that the judge kills
+   the candidate (``retry``) and the verifier runs the tests from that one again, one call at a
+   time. The candidate learns nothing new (the next arguments a little earlier).
 
 Channel records are lines ``<nonce> <seq> <json>``; the verifier checks nonce and sequence and
 ignores everything else. A test whose call killed the candidate ends the run with a ``tle``,
-``ole`` or ``died`` record naming it; the verifier restarts the harness after it in all-tests
+``ole``, ``died`` (or ``retry``) record naming it; the verifier restarts the harness after it in all-tests
 mode.
 """
 
@@ -602,6 +608,7 @@ class Remote:
         self.clock = ((~pid) << 3) | 2  # the process CPU clock of `pid` (CPUCLOCK_SCHED)
         self.buf = bytearray()
         self.test = None  # (cpu at start, wall at start) while a test runs
+        self.window = None  # (cpu, wall) when a window of calls was sent ahead (`_send_window`)
         self.failure = None  # ("tle", "cpu"|"wall") or ("died", status text), once it happened
         self.next_id = 0
 
@@ -619,8 +626,22 @@ class Remote:
         self.test = None
         return max(0.0, self.cpu() - cpu0), time.monotonic() - wall0
 
+    def lap(self):
+        """A windowed call's (cpu, wall) since the previous reply was read; the next starts."""
+        cpu, wall = self.cpu(), time.monotonic()
+        cpu0, wall0 = self.test
+        self.test = (cpu, wall)
+        return max(0.0, cpu - cpu0), wall - wall0
+
     def check(self):
-        if self.test is None or self.failure is not None:
+        if self.failure is not None:
+            return
+        if self.window is not None:  # the whole window within one test's limits, or unbatched
+            cpu0, wall0 = self.window
+            if self.cpu() - cpu0 > self.cpu_s or time.monotonic() - wall0 > self.wall_s:
+                self.kill(("retry", "the calls sent ahead took over one test's limit"))
+            return
+        if self.test is None:
             return
         cpu0, wall0 = self.test
         if self.cpu() - cpu0 > self.cpu_s:
@@ -707,7 +728,12 @@ def _remote_call(remote, classes, kind, name, obj, args, kwargs, new_id=None):
         name, attr, obj = obj[0], name, obj[1]
     x = encode([list(args), kwargs], tuple(classes.values()))
     req = {"k": kind, "n": name, "a": attr, "o": obj, "x": x, "id": new_id}
-    reply = remote.call(req)
+    return _finish(remote.call(req), classes, kind, args, kwargs)
+
+
+def _finish(reply, classes, kind, args, kwargs):
+    """A call's reply as the tests see it: mutations applied, the candidate's exception raised,
+    the value decoded (a copy; never an object the candidate made)."""
     if "m" in reply:
         _mutated(args, kwargs, reply["m"], classes)
     if "exc" in reply:
@@ -847,20 +873,29 @@ def _tests(doc, tns, trusted, chan, remote):
     tests = [("case", c) for c in doc.get("cases", [])] + [("assert", a) for a in doc["asserts"]]
     start, seed = doc.get("start", 0), doc.get("seed", 0)
     skip = set(doc.get("skip", ()))
+    batch = doc.get("batch", {})
+    ahead = deque()  # (index, args, kwargs, classes) of calls sent ahead, answered in order
     for index, (kind, source) in enumerate(tests):
         if index in skip or (kind == "case" and index < start):
             continue  # restarted after a test that killed the candidate (all-tests mode)
         out = {"t": "res", "i": index, "kind": kind, "ok": True}
         _REFUSE[0] = kind != "case"
-        remote.begin()
         try:
-            value = _run_test(kind, source, tns, index, seed)
+            if not ahead and index in batch:
+                ahead = _send_window(tests, index, skip, batch, tns, remote)
+            if ahead:
+                value = _windowed(ahead, remote, index, out)
+            else:
+                remote.begin()
+                value = _run_test(kind, source, tns, index, seed)
             if kind == "case":
                 out["v"] = encode(value, trusted)
         except BaseException as exc:  # the test's outcome (Stop: see remote.failure)
             out["ok"] = False
             out["why"], out["msg"] = _outcome(exc)
-        out["cpu"], out["wall"] = (round(x, 6) for x in remote.end())
+        if "cpu" not in out:
+            cpu, wall = remote.end() if remote.test else (0.0, 0.0)
+            out["cpu"], out["wall"] = round(cpu, 6), round(wall, 6)
         if remote.failure is not None:
             what, why = remote.failure
             chan.send({"t": what, "i": index, "why": why, "cpu": out["cpu"], "wall": out["wall"]})
@@ -868,6 +903,74 @@ def _tests(doc, tns, trusted, chan, remote):
         if index >= start:
             chan.send(out)
     chan.send({"t": "end", "n": len(tests)})
+
+
+# -- the judge process: calls sent ahead ------------------------------------------------------
+PIPE_BUF = 4096  # one write up to this into the (empty) request pipe never blocks
+
+
+def _send_window(tests, index, skip, batch, tns, remote):
+    """Write the requests of the plain cases from `index` on at once (the verifier's ``batch``:
+    one call of a candidate function over literals, so building them runs nothing else and
+    changes nothing); the candidate answers them in order. Empty when fewer than two fit.
+
+    The window shares one test's limits: if its calls together pass ``test_cpu_s`` or
+    ``test_wall_s``, the candidate is killed (``retry``) and the verifier runs the tests from the
+    first unanswered one again, one call at a time. So every windowed test accepted took at most
+    one test's limits (the CPU reported for each is measured between the replies as the judge
+    reads them; their sum is exact)."""
+    ahead, frames, size, i = deque(), [], 0, index
+    while i < len(tests) and i in batch and i not in skip:
+        item = _plain_request(tests[i][1], batch[i], tns, i)
+        if item is None or size + len(item[0]) > PIPE_BUF:
+            break
+        frames.append(item[0])
+        ahead.append((i, *item[1:]))
+        size, i = size + len(item[0]), i + 1
+    if len(ahead) < 2 or remote.failure is not None:
+        return deque()
+    remote.window = remote.test = (remote.cpu(), time.monotonic())
+    try:
+        os.write(remote.wfd, b"".join(frames))
+    except OSError:
+        remote.died()
+    return ahead
+
+
+def _capture(*args, **kwargs):
+    return args, kwargs
+
+
+def _plain_request(source, name, tns, index):
+    """(framed request, args, kwargs, classes) of a plain case, or None to run it as written."""
+    fn = tns.get(name)
+    if type(fn) is not RemoteFunc or fn._obj is not None:
+        return None
+    try:
+        tns[name] = _capture
+        try:
+            args, kwargs = eval(compile(source, f"<case {index}>", "eval"), tns)
+        finally:
+            tns[name] = fn
+        x = encode([list(args), kwargs], tuple(fn._classes.values()))
+        data = marshal.dumps({"k": "call", "n": fn._name, "a": None, "o": None, "x": x, "id": None})
+    except Exception:  # not plain after all: run as written, where its error is reported
+        return None
+    return b"%08x" % len(data) + data, args, kwargs, fn._classes
+
+
+def _windowed(ahead, remote, index, out):
+    """The reply to a call sent ahead, as the test's value (see `_send_window`)."""
+    i, args, kwargs, classes = ahead.popleft()
+    if i != index:  # cannot happen: a window is consecutive tests
+        remote.kill(("retry", "window out of order"))
+    reply = remote.reply()
+    remote.check()  # the window so far within one test's limits, or this test runs again
+    cpu, wall = remote.lap()
+    out["cpu"], out["wall"] = round(cpu, 6), round(wall, 6)
+    if not ahead:
+        remote.window = remote.test = None
+    return _finish(reply, classes, "call", args, kwargs)
 
 
 def main():

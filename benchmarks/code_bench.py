@@ -12,6 +12,7 @@
    non-AC case listed.
 
 Usage: .venv/bin/python benchmarks/code_bench.py [--quick] [--refs] [--codet-problems N]
+       [--codet-samples N] [--out PATH]
 """
 
 from __future__ import annotations
@@ -262,7 +263,10 @@ def main() -> None:
     ap.add_argument("--refs", action="store_true", help="also the reference sweeps (minutes)")
     ap.add_argument("--codet-problems", type=int, default=None)
     ap.add_argument("--codet-samples", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"write the report here instead of {OUT.relative_to(ROOT)}")  # fmt: skip
     args = ap.parse_args()
+    out = args.out or OUT
     he = load("humaneval_openai.jsonl")
     rows = he[:40] if args.quick else he
     # Alternating rounds, medians: the machine is shared, and one pass of each is ~1-2 s.
@@ -315,11 +319,11 @@ def main() -> None:
         report["references"] = json.loads(OUT.read_text())["references"]  # kept from --refs
     report["mode"] = "quick" if args.quick else "full"
     report["notes"] = NOTES
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    if OUT.exists() and args.quick:
-        print(f"(quick mode: not overwriting {OUT}; printing only)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and args.quick and args.out is None:
+        print(f"(quick mode: not overwriting {out}; printing only)")
     else:
-        OUT.write_text(json.dumps(report, indent=2))
+        out.write_text(json.dumps(report, indent=2))
     show(report)
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,7 +47,7 @@ from verifiers.math.structure import (
     vector_items,
 )
 
-__all__ = ["judge_symbolic"]
+__all__ = ["Ctx", "Side", "judge_symbolic"]
 
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
 _FUNC_LHS = re.compile(r"^([A-Za-z])\(([a-z])\)$")
@@ -54,19 +56,36 @@ _PROBES = 3
 _REL_TOL = sp.Rational(1, 10**12)
 
 
+@dataclass(frozen=True, slots=True)
+class Side:
+    """What normalisation found on one side of a judgement: a degree sign, a percent sign
+    (``None`` when the side was not looked at, e.g. the gold judged alone)."""
+
+    degrees: bool | None = None
+    percent: bool | None = None
+
+    @classmethod
+    def of(cls, flags: Mapping[str, Any]) -> Side:
+        return cls(degrees=flags.get("degrees"), percent=flags.get("percent"))
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Everything a judgement passes down its recursion: the options (`MathConfig` fields as a
+    dict) and the two sides' flags."""
+
+    opts: Mapping[str, Any]
+    gold: Side
+    pred: Side
+
+
 def judge_symbolic(gold: str, pred: str, gflags: dict, pflags: dict, opts: dict) -> Decision:
     """Decide whether `pred` answers `gold` (both already normalised)."""
-    ctx = {
-        "opts": opts,
-        "gdeg": gflags.get("degrees"),
-        "pdeg": pflags.get("degrees"),
-        "gpct": gflags.get("percent"),
-        "ppct": pflags.get("percent"),
-    }
+    ctx = Ctx(opts, gold=Side.of(gflags), pred=Side.of(pflags))
     try:
         return _equal(gold, pred, ctx)
     except ParseError as exc:
-        if not gold_parses(gold, {**ctx, "pdeg": None, "ppct": None}):  # the gold alone (issue 10)
+        if not gold_parses(gold, replace(ctx, pred=Side())):  # the gold alone (issue 10)
             return Decision(False, "gold-unparseable", str(exc))
         return Decision(False, "unparseable", str(exc))
     except (TypeError, ValueError, AttributeError, NotImplementedError, sp.PolynomialError) as exc:
@@ -75,7 +94,7 @@ def judge_symbolic(gold: str, pred: str, gflags: dict, pflags: dict, opts: dict)
         return Decision(False, "incomparable", f"{type(exc).__name__}: {exc}"[:200])
 
 
-def gold_parses(gold: str, ctx: dict) -> bool:
+def gold_parses(gold: str, ctx: Ctx) -> bool:
     """Whether the gold answer can be judged: it parses on its own (whole, without a label
     ``m = ``, or item by item), or judging it against ``0`` raises no ParseError.
 
@@ -107,7 +126,7 @@ def gold_parses(gold: str, ctx: dict) -> bool:
     return True
 
 
-def _equal(g: str, p: str, ctx: dict) -> Decision:
+def _equal(g: str, p: str, ctx: Ctx) -> Decision:
     g, p = strip_qualifier(unwrap(g)), strip_qualifier(unwrap(p))
     g, p = drop_lhs(g, p), drop_lhs(p, g)
     g, p = rename_variable(g, p)
@@ -118,61 +137,71 @@ def _equal(g: str, p: str, ctx: dict) -> Decision:
         )
     if "".join(g.split()) == "".join(p.split()):
         return Decision(True, "string")
-    gk, gi = structure_of(g)
-    pk, pi = structure_of(p)
-    if gk == "scalar" and (items := pm_items(g)):
-        gk, gi = "set", items
-    if pk == "scalar" and (items := pm_items(p)):
-        pk, pi = "set", items
-    if gk == "scalar" and OR.search(g):
-        gk, gi = "set", split_top(OR.sub(",", g))
-    if pk == "scalar" and OR.search(p) and gk != "scalar":
-        pk, pi = "set", split_top(OR.sub(",", p))
-    if (is_setlike(g, gk) or is_setlike(p, pk)) and (gk in ("set", "scalar") or len(gi) == 2):
+    gold_kind, gold_items = structure_of(g)
+    pred_kind, pred_items = structure_of(p)
+    if gold_kind == "scalar" and (items := pm_items(g)):
+        gold_kind, gold_items = "set", items
+    if pred_kind == "scalar" and (items := pm_items(p)):
+        pred_kind, pred_items = "set", items
+    if gold_kind == "scalar" and OR.search(g):
+        gold_kind, gold_items = "set", split_top(OR.sub(",", g))
+    if pred_kind == "scalar" and OR.search(p) and gold_kind != "scalar":
+        pred_kind, pred_items = "set", split_top(OR.sub(",", p))
+    if (is_setlike(g, gold_kind) or is_setlike(p, pred_kind)) and (
+        gold_kind in ("set", "scalar") or len(gold_items) == 2
+    ):
         decided = _sets_equal(g, p, ctx)
         if decided is not None:
             return decided
-    if gk == "scalar" and pk == "ratio" and len(pi) == 2:  # `20:3` for `6.67`
-        return _equal(g, f"\\frac{{{pi[0]}}}{{{pi[1]}}}", ctx)
-    if gk == "ratio" and pk == "scalar" and len(gi) == 2:  # `5/8` for `5:8`
-        return _equal(f"\\frac{{{gi[0]}}}{{{gi[1]}}}", p, ctx)
-    if gk == "tuple" and pm_items(g):
-        gk, gi = "set", pm_items(g) or []
-    if pk == "tuple" and pm_items(p):
-        pk, pi = "set", pm_items(p) or []
-    if gk in ("set", "list"):
-        gi = expand_pm(gi)
-    if pk in ("set", "list"):
-        pi = expand_pm(pi)
-    if gk != "scalar" or pk != "scalar":
-        return _lists_equal((gk, gi), (pk, pi), ctx)
+    if gold_kind == "scalar" and pred_kind == "ratio" and len(pred_items) == 2:  # `20:3` for `6.67`
+        return _equal(g, f"\\frac{{{pred_items[0]}}}{{{pred_items[1]}}}", ctx)
+    if gold_kind == "ratio" and pred_kind == "scalar" and len(gold_items) == 2:  # `5/8` for `5:8`
+        return _equal(f"\\frac{{{gold_items[0]}}}{{{gold_items[1]}}}", p, ctx)
+    if gold_kind == "tuple" and pm_items(g):
+        gold_kind, gold_items = "set", pm_items(g) or []
+    if pred_kind == "tuple" and pm_items(p):
+        pred_kind, pred_items = "set", pm_items(p) or []
+    if gold_kind in ("set", "list"):
+        gold_items = expand_pm(gold_items)
+    if pred_kind in ("set", "list"):
+        pred_items = expand_pm(pred_items)
+    if gold_kind != "scalar" or pred_kind != "scalar":
+        return _lists_equal((gold_kind, gold_items), (pred_kind, pred_items), ctx)
     return _scalar_equal(g, p, ctx)
 
 
-def _lists_equal(gold: tuple[str, list[str]], pred: tuple[str, list[str]], ctx: dict) -> Decision:
-    (gk, gi), (pk, pi) = gold, pred
-    unordered = gk == "set" or (pk == "set" and gk != "tuple")
-    unordered = unordered or all(x.startswith("(") or "=" in x for x in gi)
-    unordered = unordered or (gk == "list" and ctx["opts"]["bare_lists"] == "unordered")
+def _lists_equal(gold: tuple[str, list[str]], pred: tuple[str, list[str]], ctx: Ctx) -> Decision:
+    (gold_kind, gold_items), (pred_kind, pred_items) = gold, pred
+    unordered = gold_kind == "set" or (pred_kind == "set" and gold_kind != "tuple")
+    unordered = unordered or all(x.startswith("(") or "=" in x for x in gold_items)
+    unordered = unordered or (gold_kind == "list" and ctx.opts["bare_lists"] == "unordered")
     if not unordered:
-        if len(gi) != len(pi):
-            return Decision(False, f"{gk}-length", f"{len(pi)} items for {len(gi)} expected")
-        if "ratio" in (gk, pk) and gk != pk:
+        if len(gold_items) != len(pred_items):
+            return Decision(
+                False,
+                f"{gold_kind}-length",
+                f"{len(pred_items)} items for {len(gold_items)} expected",
+            )
+        if "ratio" in (gold_kind, pred_kind) and gold_kind != pred_kind:
             return Decision(False, "ratio", "ratio vs non-ratio")
-        ok = all(_equal(a, b, ctx).equal for a, b in zip(gi, pi, strict=True))
-        return Decision(ok, f"{gk}-ordered")
-    if (len(gi) == 1 or len(pi) == 1) and len(set(gi)) != len(set(pi)):  # one for several
-        return Decision(False, f"{gk}-length", f"{len(pi)} items for {len(gi)} expected")
-    for a in gi:  # every expected item answered ...
-        if not any(_equal(a, b, ctx).equal for b in pi):
-            return Decision(False, f"{gk}-unordered", f"no match for {a!r}")
-    for b in pi:  # ... and nothing else answered
-        if not any(_equal(a, b, ctx).equal for a in gi):
-            return Decision(False, f"{gk}-unordered", f"{b!r} is not expected")
-    return Decision(True, f"{gk}-unordered")
+        ok = all(_equal(a, b, ctx).equal for a, b in zip(gold_items, pred_items, strict=True))
+        return Decision(ok, f"{gold_kind}-ordered")
+    if (len(gold_items) == 1 or len(pred_items) == 1) and len(set(gold_items)) != len(
+        set(pred_items)
+    ):  # one for several
+        return Decision(
+            False, f"{gold_kind}-length", f"{len(pred_items)} items for {len(gold_items)} expected"
+        )
+    for a in gold_items:  # every expected item answered ...
+        if not any(_equal(a, b, ctx).equal for b in pred_items):
+            return Decision(False, f"{gold_kind}-unordered", f"no match for {a!r}")
+    for b in pred_items:  # ... and nothing else answered
+        if not any(_equal(a, b, ctx).equal for a in gold_items):
+            return Decision(False, f"{gold_kind}-unordered", f"{b!r} is not expected")
+    return Decision(True, f"{gold_kind}-unordered")
 
 
-def _scalar_equal(g: str, p: str, ctx: dict) -> Decision:
+def _scalar_equal(g: str, p: str, ctx: Ctx) -> Decision:
     gp, gops = relation_parts(g)
     pp, pops = relation_parts(p)
     if gops == ["="] * len(gops) and gops and not pops and (names_only(gp[0]) or len(gops) > 1):
@@ -216,7 +245,7 @@ def _scalar_equal(g: str, p: str, ctx: dict) -> Decision:
 _FLIP = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "<=": ">=", ">=": "<="}
 
 
-def _solve_for_one(gp: list[str], p: str, ctx: dict) -> Decision | None:
+def _solve_for_one(gp: list[str], p: str, ctx: Ctx) -> Decision | None:
     """`y + 1 = -(2x-1)^2` against `-4x^2 + 4x - 2`: solve the gold for its left-only symbol."""
     try:
         lhs, rhs, value = _parse(gp[0], ctx), _parse(gp[1], ctx), _parse(p, ctx)
@@ -233,11 +262,11 @@ def _solve_for_one(gp: list[str], p: str, ctx: dict) -> Decision | None:
     return _exprs_equal(solutions[0], value, "", "", ctx)
 
 
-def _parse(text: str, ctx: dict) -> Any:
-    return to_sympy(mixed_to_expression(text), ctx["opts"]["max_answer_chars"])
+def _parse(text: str, ctx: Ctx) -> Any:
+    return to_sympy(mixed_to_expression(text), ctx.opts["max_answer_chars"])
 
 
-def _equations_equal(gp: list[str], pp: list[str], ctx: dict) -> Decision:
+def _equations_equal(gp: list[str], pp: list[str], ctx: Ctx) -> Decision:
     a = _parse(gp[0], ctx) - _parse(gp[1], ctx)
     b = _parse(pp[0], ctx) - _parse(pp[1], ctx)
     if b == 0 or a == 0:
@@ -307,31 +336,31 @@ def _is_text(text: str) -> bool:
     return any(w.lower() not in _MATH_WORDS for w in words)
 
 
-def _values_equal(g: str, p: str, ctx: dict) -> Decision:
+def _values_equal(g: str, p: str, ctx: Ctx) -> Decision:
     if _is_text(g) or _is_text(p):  # words are compared as words, never as symbol products
         return _texts_equal(g, p)
     a, b = _explicit(_parse(g, ctx)), _explicit(_parse(p, ctx))
-    if ctx["opts"]["percent"] != "strip" and ctx.get("gpct") != ctx.get("ppct"):
-        if ctx.get("gpct"):
+    if ctx.opts["percent"] != "strip" and ctx.gold.percent != ctx.pred.percent:
+        if ctx.gold.percent:
             scaled = _percent_scaled(a, b, g, p, ctx, gold_side=True)
         else:
             scaled = _percent_scaled(b, a, p, g, ctx, gold_side=False)
-        if scaled is not None and (scaled.equal or ctx["opts"]["percent"] == "fraction"):
+        if scaled is not None and (scaled.equal or ctx.opts["percent"] == "fraction"):
             return scaled
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
         return _matrices_equal(a, b, ctx)
     if not isinstance(a, sp.Expr) or not isinstance(b, sp.Expr):
         return Decision(a == b, "structural")
-    if ctx["opts"]["degrees_to_radians"]:
-        if ctx["pdeg"] and not ctx["gdeg"] and a.has(sp.pi):
+    if ctx.opts["degrees_to_radians"]:
+        if ctx.pred.degrees and not ctx.gold.degrees and a.has(sp.pi):
             b = b * sp.pi / 180
-        elif ctx["gdeg"] and not ctx["pdeg"] and b.has(sp.pi):
+        elif ctx.gold.degrees and not ctx.pred.degrees and b.has(sp.pi):
             a = a * sp.pi / 180
     return _exprs_equal(a, b, g, p, ctx)
 
 
 def _percent_scaled(
-    marked: Any, other: Any, mtext: str, otext: str, ctx: dict, *, gold_side: bool
+    marked: Any, other: Any, mtext: str, otext: str, ctx: Ctx, *, gold_side: bool
 ) -> Decision | None:
     """The `%`-marked side divided by 100 (`41.4\\%` ≡ `\\sqrt{2} - 1`)."""
     if not isinstance(marked, sp.Expr) or not isinstance(other, sp.Expr):
@@ -346,7 +375,7 @@ def _percent_scaled(
     return _exprs_equal(other, scaled, otext, scaled_text, ctx)
 
 
-def _matrices_equal(a: Any, b: Any, ctx: dict) -> Decision:
+def _matrices_equal(a: Any, b: Any, ctx: Ctx) -> Decision:
     if not (isinstance(a, sp.MatrixBase) and isinstance(b, sp.MatrixBase)):
         return Decision(False, "matrix", "matrix vs non-matrix")
     if a.shape != b.shape:
@@ -360,7 +389,7 @@ def _decimals(text: str) -> int | None:
     return num.decimals if num is not None else None
 
 
-def _exprs_equal(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: dict) -> Decision:
+def _exprs_equal(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: Ctx) -> Decision:
     if a == b:
         return Decision(True, "symbolic-structural")
     if _infinite(a) != _infinite(b):  # ∞ never equals a finite expression (or a probe of one)
@@ -372,7 +401,7 @@ def _exprs_equal(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: dict) -> Decision:
     free = a.free_symbols | b.free_symbols
     if not free:
         return _numbers_close(a, b, g, p, ctx)
-    if ctx["opts"]["form_sensitive"]:
+    if ctx.opts["form_sensitive"]:
         why = _form_mismatch(a, b)
         if why:
             return Decision(False, "form", why)
@@ -383,7 +412,7 @@ def _infinite(e: sp.Expr) -> bool:
     return bool(e.has(sp.oo, -sp.oo, sp.zoo))
 
 
-def _numbers_close(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: dict) -> Decision:
+def _numbers_close(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: Ctx) -> Decision:
     gnum = parse_number(g) if g else None
     if a.is_Rational and b.is_Rational and (gnum is None or not gnum.decimals or a == b):
         return Decision(a == b, "exact-rational")
@@ -402,7 +431,7 @@ def _numbers_close(a: sp.Expr, b: sp.Expr, g: str, p: str, ctx: dict) -> Decisio
     scale = max(abs(va), abs(vb))
     if scale == 0:
         return Decision(True, "numeric-60-digits")
-    if pd and _sig(p) >= ctx["opts"]["decimal_sig_digits"]:
+    if pd and _sig(p) >= ctx.opts["decimal_sig_digits"]:
         return Decision(bool(diff <= sp.Rational(1, 10**pd)), "decimal-approximation")
     return Decision(bool(diff <= scale * sp.Float("1e-45", 60)), "numeric-60-digits")
 
@@ -480,7 +509,7 @@ def _form_mismatch(a: sp.Expr, b: sp.Expr) -> str:
     return ""
 
 
-def _to_set(text: str, ctx: dict) -> Any:
+def _to_set(text: str, ctx: Ctx) -> Any:
     text = unwrap(text)
     if "\\cup" in text or OR.search(text):
         parts = split_top(OR.sub(lambda _: "\\cup", text), ("\\cup",))
@@ -508,7 +537,7 @@ def _to_set(text: str, ctx: dict) -> Any:
     return rel.subs(free[0], x).as_set()
 
 
-def _sets_equal(g: str, p: str, ctx: dict) -> Decision | None:
+def _sets_equal(g: str, p: str, ctx: Ctx) -> Decision | None:
     """Intervals/unions/inequalities as real sets; None when either side is not a set."""
     try:
         a, b = _to_set(g, ctx), _to_set(p, ctx)
@@ -516,7 +545,7 @@ def _sets_equal(g: str, p: str, ctx: dict) -> Decision | None:
         return None
     g_rel = bool(relation_parts(unwrap(g))[1])
     p_rel = bool(relation_parts(unwrap(p))[1])
-    if g_rel != p_rel and not ctx["opts"]["interval_inequality"]:
+    if g_rel != p_rel and not ctx.opts["interval_inequality"]:
         return Decision(False, "interval-inequality", "interval vs inequality (policy)")
     if a == b:
         return Decision(True, "set")
@@ -528,7 +557,7 @@ def _start_key(interval: Any) -> tuple[int, float, str]:
     return (0, float(start), "") if start.is_number else (1, 0.0, str(start))
 
 
-def _set_parts_equal(a: Any, b: Any, ctx: dict) -> bool:
+def _set_parts_equal(a: Any, b: Any, ctx: Ctx) -> bool:
     pa = sorted(sp.Union.make_args(a), key=str) if isinstance(a, sp.Union) else [a]
     pb = sorted(sp.Union.make_args(b), key=str) if isinstance(b, sp.Union) else [b]
     if len(pa) != len(pb) or not all(isinstance(x, sp.Interval) for x in pa + pb):

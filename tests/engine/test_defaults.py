@@ -37,9 +37,3 @@ def test_rlvr_judge_limits_default_to_the_code_verifiers_config() -> None:
     default = CodeConfig()
     assert _option_default(cli_judge.judge, "time") == default.test_cpu_s
     assert parse_megabytes(_option_default(cli_judge.judge, "memory")) == default.memory_mb
-
-
-def test_rlvr_judge_reads_a_programs_language_from_its_suffix_as_the_sandbox_does() -> None:
-    import sandbox.cli
-
-    assert cli_judge._LANGS == sandbox.cli._SUFFIX

@@ -442,7 +442,7 @@ def main() -> None:
 def notes(results: dict) -> list[str]:
     """What the figures say, from this run's own numbers."""
     out = [
-        "cgroup v1: run slots (sandbox/slots.py): each jail is forked by a small launcher that "
+        "cgroup v1: run slots (sandbox/_slots.py): each jail is forked by a small launcher that "
         "lives in the slot's groups, so no cgroup.procs migration and no fork of the large "
         "caller per run; limits and counters are plain writes per run.",
     ]

@@ -21,6 +21,19 @@ from sandbox.errors import SandboxError
 from sandbox.job import Job, Limits, Run
 from sandbox.languages import language_for_file
 
+__all__ = [
+    "SANDBOX_ERROR_EXIT",
+    "CliError",
+    "app",
+    "doctor",
+    "exit_code",
+    "main",
+    "parse_bytes",
+    "parse_megabytes",
+    "run_cmd",
+    "serve",
+]
+
 app = typer.Typer(
     name="rlvr-sandbox",
     help="Run untrusted programs in an isolated jail (bubblewrap by default).",

@@ -31,6 +31,16 @@ from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import LANGUAGES, Language, get_language
 from sandbox.runner import run
 
+__all__ = [
+    "CommandRunResult",
+    "RunCodeRequest",
+    "RunCodeResponse",
+    "Seconds",
+    "build_job",
+    "respond",
+    "run_code",
+]
+
 # Finite, > 0 and a number (not "10", not true): Infinity / NaN / -1 are a 422 at the boundary.
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 

@@ -10,7 +10,7 @@ import os
 import shutil
 from typing import Any
 
-from sandbox import cgroups
+from sandbox import _cgroups as cgroups
 from sandbox.backends import BACKENDS, default_backend, get_backend
 from sandbox.languages import LANGUAGES
 

@@ -23,7 +23,14 @@ from pathlib import PurePath
 
 from sandbox.job import Limits
 
-__all__ = ["BASE_ENV", "LANGUAGES", "Language", "get_language", "language_for_file"]
+__all__ = [
+    "BASE_ENV",
+    "COMPILE_LIMITS",
+    "LANGUAGES",
+    "Language",
+    "get_language",
+    "language_for_file",
+]
 
 # Everything a program sees in its environment: an allowlist, nothing inherited (hostile-cases B4).
 BASE_ENV: Mapping[str, str] = {

@@ -19,13 +19,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from sandbox._background import Background
+from sandbox._workdir import WorkDir, base_dir, pid_alive
 from sandbox.backends import get_backend
 from sandbox.backends.base import UIDS, Backend, ExecSpec
-from sandbox.background import Background
 from sandbox.errors import JobError
 from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import BASE_ENV, Language, get_language
-from sandbox.workdir import WorkDir, base_dir, pid_alive
+
+__all__ = ["StopFn", "arun", "drop_warm", "run", "settle"]
 
 log = logging.getLogger("sandbox")
 StopFn = Callable[[int, RunResult], bool]

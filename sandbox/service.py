@@ -53,7 +53,17 @@ from sandbox.job import Job, JobResult, Limits, Run, RunResult
 from sandbox.languages import get_language
 from sandbox.runner import run
 
-__all__ = ["ServiceConfig", "create_app"]
+__all__ = [
+    "Count",
+    "JobModel",
+    "JobsRequest",
+    "JobsResponse",
+    "LimitsModel",
+    "RunModel",
+    "ServiceConfig",
+    "Text",
+    "create_app",
+]
 
 log = logging.getLogger("sandbox.service")
 Count = Annotated[int, Field(gt=0, strict=True)]

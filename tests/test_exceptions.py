@@ -82,7 +82,7 @@ def test_the_check_sees_exceptions_and_the_trees() -> None:
 
 
 def test_sandbox_launch_error_is_a_sandbox_error_and_still_an_os_error() -> None:
-    from sandbox import slots
+    from sandbox import _slots as slots
 
     assert issubclass(slots.LaunchError, SandboxError)
     assert issubclass(slots.LaunchError, OSError)  # callers that catch OSError keep working

@@ -52,9 +52,9 @@ class StageTimer:
         self._undo: list[tuple[object, str, object]] = []
 
     def install(self) -> None:
+        import sandbox._slots as slots
         import sandbox.backends.bwrap as bwrap
         import sandbox.runner as runner
-        import sandbox.slots as slots
 
         self._wrap(runner, "_run_one", before="start", after="done", reset=True)
         self._wrap(slots.Slot, "spawn", before="spawn", after="spawned")

@@ -10,9 +10,9 @@ import os
 import threading
 
 from sandbox.backends.base import Backend
-from sandbox.errors import JobError
+from sandbox.errors import JobError as _JobError  # raised here, exported by sandbox
 
-__all__ = ["BACKENDS", "default_backend", "get_backend", "started_backends"]
+__all__ = ["BACKENDS", "Backend", "default_backend", "get_backend", "started_backends"]
 
 BACKENDS = ("bwrap", "process", "docker")
 _instances: dict[str, Backend] = {}
@@ -41,7 +41,7 @@ def get_backend(name: str | None = None) -> Backend:
     """The (shared, thread-safe) backend instance for ``name``; JobError for an unknown name."""
     name = name or default_backend()
     if name not in BACKENDS:
-        raise JobError(f"backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")
+        raise _JobError(f"backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")
     with _lock:
         if name not in _instances:
             _instances[name] = _make(name)

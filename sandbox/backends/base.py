@@ -25,9 +25,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sandbox._supervise import Supervised
+from sandbox._workdir import WorkDir
 from sandbox.job import Limits, RunResult
-from sandbox.supervise import Supervised
-from sandbox.workdir import WorkDir
+
+__all__ = [
+    "JAIL_UID",
+    "OOM_SCORE_JOB",
+    "OOM_SCORE_PROTECTED",
+    "UIDS",
+    "Backend",
+    "ExecSpec",
+    "UidPool",
+    "as_user",
+    "can_lower_oom_score",
+    "classify",
+    "own_process_count",
+    "protect_from_oom",
+    "rlimit_setter",
+    "rlimits",
+    "set_oom_score",
+]
 
 # The uid a program sees inside the jail (``nobody``); outside it runs as a pool uid (below).
 JAIL_UID = 65534

@@ -9,11 +9,11 @@ disabled. Outside, bwrap runs as a dedicated pool uid (never root: RLIMIT_NPROC 
 
 Start-up (why: cgroup limits must be in force before untrusted code runs):
 
-- cgroup v1, root (this project's CI VM): the run takes a slot (`sandbox.slots`), whose launcher
+- cgroup v1, root (this project's CI VM): the run takes a slot (`sandbox._slots`), whose launcher
   lives in the slot's groups and forks bwrap there as the pool uid with rlimits set: the jail is
   born inside its limits, no migration. ``child-pid`` from ``--json-status-fd`` gives the jail's
   pid 1 (killed through a pidfd). `Job.warm` jobs get their next jail started ahead
-  (`sandbox.backends.warm`).
+  (`sandbox._warm`).
 - otherwise (cgroup v2, ``RLVR_SANDBOX_NO_SLOTS=1``): spawn bwrap with ``--block-fd`` (it sets up
   the jail, then waits), read ``child-pid``, put that pid 1 into a new group by ``cgroup.procs``
   (everything it forks inherits it), then write one byte to the block fd.
@@ -46,8 +46,13 @@ import time
 from functools import cache
 from pathlib import Path
 
-from sandbox import cgroups, seccomp, slots
-from sandbox.backends import warm
+from sandbox import _cgroups as cgroups
+from sandbox import _seccomp as seccomp
+from sandbox import _slots as slots
+from sandbox import _warm as warm
+from sandbox._background import Background
+from sandbox._supervise import supervise
+from sandbox._workdir import base_dir
 from sandbox.backends.base import (
     JAIL_UID,
     OOM_SCORE_JOB,
@@ -61,10 +66,9 @@ from sandbox.backends.base import (
     rlimits,
     set_oom_score,
 )
-from sandbox.background import Background
 from sandbox.job import RunResult
-from sandbox.supervise import supervise
-from sandbox.workdir import base_dir
+
+__all__ = ["BwrapBackend"]
 
 _RUNTIME_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC: tuple[str, ...] = (
@@ -245,7 +249,7 @@ class BwrapBackend:
         )  # fmt: skip
 
     def _execute_in_slot(self, spec: ExecSpec, layout: cgroups.Layout) -> RunResult:
-        """The cgroup v1 path: the jail is forked inside a run slot's groups (`sandbox.slots`)."""
+        """The cgroup v1 path: the jail is forked inside a run slot's groups (`sandbox._slots`)."""
         key = warm.shape_key(spec)
         jail = self._pending.take(key) if key is not None else None
         try:
@@ -329,7 +333,7 @@ class BwrapBackend:
                     UIDS.release(jail.uid)
 
     def _prestart(self, spec: ExecSpec, key: str, layout: cgroups.Layout) -> None:
-        """Start the next jail of this shape in the background (`sandbox.backends.warm`)."""
+        """Start the next jail of this shape in the background (`sandbox._warm`)."""
 
         try:  # here, not in the background: the job's own files go when the job ends
             ahead = dataclasses.replace(spec, binds=warm.stage_binds(spec, key))

@@ -15,9 +15,11 @@ import os
 import time
 from functools import cache
 
+from sandbox._supervise import Supervised
 from sandbox.backends.base import ExecSpec, classify
 from sandbox.job import RunResult
-from sandbox.supervise import Supervised
+
+__all__ = ["IMAGE", "DockerBackend"]
 
 _STDOUT, _STDERR = ".rlvr-stdout", ".rlvr-stderr"
 IMAGE = os.environ.get("RLVR_SANDBOX_DOCKER_IMAGE", "rlvr-sandbox:latest")

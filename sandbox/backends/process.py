@@ -22,6 +22,7 @@ import subprocess
 import time
 from functools import cache
 
+from sandbox._supervise import supervise
 from sandbox.backends.base import (
     ExecSpec,
     as_user,
@@ -31,7 +32,8 @@ from sandbox.backends.base import (
     rlimits,
 )
 from sandbox.job import RunResult
-from sandbox.supervise import supervise
+
+__all__ = ["ProcessBackend"]
 
 log = logging.getLogger("sandbox")
 _UNSHARE = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts"]

@@ -32,12 +32,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox import Job, Run, languages, run
+from sandbox._workdir import WorkDir, base_dir
 from sandbox.cli import main as cli_main
 from sandbox.errors import JobError, SandboxError
 from sandbox.job import check_file_name, check_file_path
 from sandbox.runner import settle
 from sandbox.service import ServiceConfig, create_app
-from sandbox.workdir import WorkDir, base_dir
 from tests.sandbox.conftest import FAST, needs_bwrap, needs_root, run_code
 
 SUM_CPP = '#include <cstdio>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}'

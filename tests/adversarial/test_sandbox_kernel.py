@@ -23,7 +23,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox import Job, Limits, Run, cgroups, drop_warm, run, seccomp, slots
+from sandbox import Job, Limits, Run, drop_warm, run
+from sandbox import _cgroups as cgroups
+from sandbox import _seccomp as seccomp
+from sandbox import _slots as slots
 from sandbox.backends import get_backend
 from sandbox.backends.base import can_lower_oom_score
 from tests.sandbox.conftest import (

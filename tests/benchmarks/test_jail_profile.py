@@ -108,7 +108,8 @@ def test_percentile_is_a_nearest_rank(xs, q):
 
 
 def test_stage_timer_sees_every_stage_of_a_real_run():
-    from sandbox import Job, Run, cgroups, run
+    from sandbox import Job, Run, run
+    from sandbox import _cgroups as cgroups
     from sandbox.backends import get_backend
 
     if get_backend("bwrap").unavailable() or os.geteuid() != 0:
@@ -125,6 +126,6 @@ def test_stage_timer_sees_every_stage_of_a_real_run():
         assert row is not None
         for stage in ("prepare", "launch", "clone", "setup_teardown", "collect"):
             assert 0 <= row[stage] < row["total"]
-    import sandbox.slots
+    import sandbox._slots
 
-    assert sandbox.slots.Slot.spawn.__name__ == "spawn"  # uninstalled: the original is back
+    assert sandbox._slots.Slot.spawn.__name__ == "spawn"  # uninstalled: the original is back

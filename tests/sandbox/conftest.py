@@ -82,8 +82,8 @@ def host_untouched():
 def leftovers() -> tuple[int, int]:
     """(tmpfs mounts, job dirs) of this process still on the host once finished jobs' clean-up
     has run: both must be back where they were after any request, failed ones included."""
+    from sandbox._workdir import base_dir
     from sandbox.runner import settle
-    from sandbox.workdir import base_dir
 
     settle()
     mine = f"{base_dir()}/job-{os.getpid()}-"  # other processes' jobs share the mount table

@@ -303,7 +303,7 @@ def test_b15_run_files_do_not_leak_between_runs() -> None:
 
 def test_rlimit_fallback_binds_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without cgroups, RLIMIT_NPROC must still bind: the jail is never root outside."""
-    from sandbox import cgroups
+    from sandbox import _cgroups as cgroups
 
     monkeypatch.setattr(cgroups, "_layout", None)
     code = (
@@ -315,7 +315,7 @@ def test_rlimit_fallback_binds_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_memory_rlimit_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sandbox import cgroups
+    from sandbox import _cgroups as cgroups
 
     monkeypatch.setattr(cgroups, "_layout", None)
     assert run_code("x = bytearray(1 << 34)").status == "memory_limit"

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox import Job, Run, run
+from sandbox._workdir import check_name
 from sandbox.errors import JobError
-from sandbox.workdir import check_name
 from tests.sandbox.conftest import FAST, needs_bwrap
 
 segment = st.sampled_from(["a", "b.txt", "..", ".", "", "x y", "\u00e9", "/", "sub"])

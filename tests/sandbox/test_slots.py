@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from sandbox import Job, Limits, Run, cgroups, drop_warm, run, slots
+from sandbox import Job, Limits, Run, drop_warm, run
+from sandbox import _cgroups as cgroups
+from sandbox import _slots as slots
 from tests.sandbox.conftest import needs_bwrap, needs_root
 
 pytestmark = [needs_bwrap, needs_root]

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from sandbox import Job, Limits, Run, cgroups, drop_warm, run
+from sandbox import Job, Limits, Run, drop_warm, run
+from sandbox import _cgroups as cgroups
 from sandbox.backends import get_backend
 from tests.sandbox.conftest import needs_bwrap, needs_root, pool_processes
 
@@ -140,9 +141,9 @@ def test_a_warm_jail_that_died_waiting_is_not_the_runs_failure(monkeypatch) -> N
 def test_staged_copies_are_removed_at_exit_or_by_the_next_sweep() -> None:
     import os
 
+    from sandbox import _warm as warm
     from sandbox import runner
-    from sandbox.backends import warm
-    from sandbox.workdir import base_dir
+    from sandbox._workdir import base_dir
 
     _warm("a\n")
     _settle()

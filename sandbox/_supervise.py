@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from sandbox.job import Limits
 
+__all__ = ["DRAIN_AFTER_KILL_S", "ESCALATE_S", "POLL_S", "Supervised", "supervise"]
+
 POLL_S = 0.02
 # After a kill: bwrap's monitor exits by itself once the jail's pid 1 is dead (a big tree can take
 # a while to tear down on a loaded machine). Escalating early (killing the monitor) would orphan

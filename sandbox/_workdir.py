@@ -30,6 +30,8 @@ from pathlib import Path, PurePosixPath
 from sandbox.errors import JobError, SandboxError
 from sandbox.job import check_file_path
 
+__all__ = ["WorkDir", "base_dir", "check_name", "pid_alive"]
+
 _MNT_DETACH, _UMOUNT_NOFOLLOW = 2, 8
 _MS_NOSUID, _MS_NODEV = 2, 4
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

@@ -39,6 +39,8 @@ import signal
 import socket
 import sys
 
+__all__ = ["MAX_FDS", "main", "serve"]
+
 MAX_FDS = 8
 _HIGH_FD = 200  # received fds are parked here before being placed at their targets
 

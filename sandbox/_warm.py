@@ -26,8 +26,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sandbox._workdir import base_dir
 from sandbox.backends.base import ExecSpec
-from sandbox.workdir import base_dir
+
+__all__ = [
+    "BACKSTOP_CPU_S",
+    "MAX_AGE_S",
+    "MAX_PENDING",
+    "Pending",
+    "remove_staged",
+    "shape_key",
+    "stage_binds",
+]
 
 BACKSTOP_CPU_S = 120.0
 MAX_PENDING = 4  # across shapes; the oldest is discarded beyond it

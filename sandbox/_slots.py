@@ -3,7 +3,7 @@
 A slot serves one run at a time. Before a run, `Slot.prepare` sets the run's limits and zeroes
 its counters (peak memory, CPU, OOM kills) with plain writes, cheap and free of the RCU stall of
 a ``cgroup.procs`` migration; the run's jail is forked *inside* the groups by the slot's
-launcher (`sandbox.launcher`), so it is limited from its first instruction. After the run,
+launcher (`sandbox._launcher`), so it is limited from its first instruction. After the run,
 `Slot.finish` kills whatever is left and checks the group is down to the launcher again; a slot
 that cannot be brought back (a task that will not die, a launcher that died) is discarded,
 never reused.
@@ -16,7 +16,7 @@ What a shared group changes, and how it is kept exact per run:
 - pids: the launcher counts one; ``pids.max`` gets one more.
 - OOM kills: the counter is cumulative; a run compares against its start value. The jail's tasks
   run at ``oom_score_adj 1000`` and the launcher at -1000 where it may (else 0; see
-  `sandbox.launcher`), so the kernel's choice is one of the run's tasks. Should the launcher die
+  `sandbox._launcher`), so the kernel's choice is one of the run's tasks. Should the launcher die
   of the slot's OOM killer all the same, `Slot.reap` reports the run as killed (its
   ``memory_limit`` is then read from the counter) and the slot is discarded, never reused.
 """
@@ -33,9 +33,12 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox import cgroups, launcher
-from sandbox.background import Background
+from sandbox import _cgroups as cgroups
+from sandbox import _launcher as launcher
+from sandbox._background import Background
 from sandbox.errors import LaunchError
+
+__all__ = ["RESIDUE_MAX_BYTES", "Slot", "acquire", "close_all", "release"]
 
 RESIDUE_MAX_BYTES = 16 << 20
 _LAUNCHER = str(Path(launcher.__file__).resolve())

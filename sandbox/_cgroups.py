@@ -13,7 +13,7 @@ Two layouts are supported, whichever this machine lets us write:
   ``memory.oom_control`` (``oom_kill``), ``pids.max``, ``cpuacct.usage``.
 
 `probe()` finds the layout once per process; `JobCgroup` is one group. On v1 a group is a long-lived
-run slot (`sandbox.slots`: the jail is forked inside it, no per-run migration); on v2 (and with
+run slot (`sandbox._slots`: the jail is forked inside it, no per-run migration); on v2 (and with
 ``RLVR_SANDBOX_NO_SLOTS=1``) each run gets a new group and its jail joins it by ``cgroup.procs``. Everything here fails
 closed: when a write fails the caller falls back to rlimits and reports ``enforcement = rlimit``.
 """
@@ -30,8 +30,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.background import Background
-from sandbox.workdir import pid_alive
+from sandbox._background import Background
+from sandbox._workdir import pid_alive
+
+__all__ = ["ROOT", "JobCgroup", "Layout", "probe", "retire"]
 
 ROOT = Path("/sys/fs/cgroup")
 _GROUP = "rlvr-sandbox"

@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 
 def _read_tests(path: Path):
-    from verifiers.codetests import CodeTests, TestSchemaError
+    from verifiers.code.schema import CodeTests, TestSchemaError
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -30,7 +30,7 @@ def _read_tests(path: Path):
 
 def judge(
     solution: Path = typer.Argument(..., help="The program (or a response with ``` blocks)."),
-    tests: Path = typer.Option(..., "--tests", help="CodeTests JSON (verifiers/codetests.py)."),
+    tests: Path = typer.Option(..., "--tests", help="CodeTests JSON (verifiers/code/schema.py)."),
     lang: str = typer.Option("", "--lang", help="python, cpp or c (default: from the suffix)."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object."),
     all_tests: bool = typer.Option(

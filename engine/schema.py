@@ -66,7 +66,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             _f("task", _str, False),  # ENUMS
             _f("problem", _str, False),
             _f("answer", _str),  # math gold answer
-            _f("tests", _str),  # JSON: verifiers.codetests schema
+            _f("tests", _str),  # JSON: verifiers.code.schema schema
             _f("meta", _str),  # JSON
             _f("created_at", TIMESTAMP, False),
         ]

@@ -2,7 +2,7 @@
 
 Stages, one module each: :mod:`~engine.ingest.readers` (file -> records with line numbers),
 :mod:`~engine.ingest.presets` (one adapter per benchmark; ``--map`` for anything else),
-:mod:`~engine.ingest.code_tests` (code tests -> the one test schema, :mod:`verifiers.codetests`),
+:mod:`~engine.ingest.code_tests` (code tests -> the one test schema, :mod:`verifiers.code.schema`),
 :mod:`~engine.ingest.core` (validate every row, then one atomic append under an ``ingest`` run).
 
 >>> from engine.lake import Lake                                                   # doctest: +SKIP

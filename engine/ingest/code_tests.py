@@ -1,4 +1,4 @@
-"""Ingest: map code benchmarks' test formats into the one test schema (:mod:`verifiers.codetests`).
+"""Ingest: map code benchmarks' test formats into the one test schema (:mod:`verifiers.code.schema`).
 
 Nothing here executes dataset code: test sources are read with :mod:`ast` (parse, source
 segments, ``literal_eval``) and Python-literal strings with ``ast.literal_eval``, never ``eval``.
@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import FieldError
-from verifiers.codetests import CodeTests, FunctionCase, StdioCase
+from verifiers.code.schema import CodeTests, FunctionCase, StdioCase
 
 __all__ = [
     "FieldError",
@@ -474,7 +474,7 @@ def stdio_tests(
 
 
 def _to_json(field: str, **kwargs: Any) -> str:
-    from verifiers.codetests import TestSchemaError
+    from verifiers.code.schema import TestSchemaError
 
     try:
         return CodeTests(**kwargs).to_json()

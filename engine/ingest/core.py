@@ -285,7 +285,7 @@ def _opt_str(rec: Mapping[str, Any], source: str) -> str | None:
 
 def _tests(value: Any, source: str) -> str | None:
     """Tests given as CodeTests JSON (string or object), validated; pickled data is refused."""
-    from verifiers.codetests import CodeTests, TestSchemaError
+    from verifiers.code.schema import CodeTests, TestSchemaError
 
     if value is None or value == "":
         return None
@@ -300,7 +300,7 @@ def _tests(value: Any, source: str) -> str | None:
             return CodeTests.from_dict(value).to_json()
     except TestSchemaError as exc:
         raise FieldError(
-            source, f"{exc} (see verifiers/codetests.py for the test schema)"
+            source, f"{exc} (see verifiers/code/schema.py for the test schema)"
         ) from None
     raise FieldError(
         source, f"expected CodeTests JSON (a string or object), got {type(value).__name__}"

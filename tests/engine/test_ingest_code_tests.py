@@ -21,7 +21,7 @@ from engine.ingest.code_tests import (
     split_contest_tests,
     stdio_tests,
 )
-from verifiers.codetests import CodeTests, FunctionCase
+from verifiers.code.schema import CodeTests, FunctionCase
 
 CHECK = """
 METADATA = {"author": "jt"}

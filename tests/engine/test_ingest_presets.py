@@ -16,7 +16,7 @@ import pytest
 from engine.errors import FieldError, InputError
 from engine.ingest.core import Prepared, prepare
 from engine.ingest.presets import PRESETS, answer_text, last_boxed, preset_for_file
-from verifiers.codetests import CodeTests
+from verifiers.code.schema import CodeTests
 
 _CACHE: dict[str, Prepared] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from verifiers import registry
-from verifiers.codetests import CodeTests
+from verifiers.code.schema import CodeTests
 from verifiers.countdown import parse_expression
 from verifiers.errors import (
     ExpressionError,

@@ -2,7 +2,7 @@
 
 Function tests (``cases``) are compared here, in the verifier, on decoded plain values (never on
 an object the candidate made). The rule follows what users of HumanEval, MBPP and LeetCode
-datasets expect, and the test's ``checker`` (:mod:`verifiers.codetests`):
+datasets expect, and the test's ``checker`` (:mod:`verifiers.code.schema`):
 
 ==========================  =====================================================================
 checker                     a result equals the expected value when

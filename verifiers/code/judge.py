@@ -35,7 +35,7 @@ import sandbox
 from sandbox import Job, JobResult, Limits, Run, RunResult
 from verifiers.code.checkers import get_checker
 from verifiers.code.config import CodeConfig
-from verifiers.codetests import CodeTests, StdioCase
+from verifiers.code.schema import CodeTests, StdioCase
 from verifiers.verdict import Status, Verdict
 
 __all__ = ["CODES", "TestResult", "code_for_status", "judge_stdio", "make_verdict"]

@@ -62,7 +62,7 @@ from verifiers.code.config import CodeConfig
 from verifiers.code.extract import extract_program
 from verifiers.code.functions import build_program, judge_function
 from verifiers.code.judge import CODES, VERSION, TestResult, judge_stdio, make_verdict
-from verifiers.codetests import CodeTests, TestSchemaError
+from verifiers.code.schema import CodeTests, TestSchemaError
 from verifiers.verdict import Verdict
 
 __all__ = [

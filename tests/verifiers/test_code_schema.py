@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifiers.codetests import CodeTests, FunctionCase, StdioCase, TestSchemaError
+from verifiers.code.schema import CodeTests, FunctionCase, StdioCase, TestSchemaError
 
 text = st.text(max_size=30)
 
@@ -70,3 +70,20 @@ def test_errors_name_the_field(doc: object, field: str) -> None:
 def test_invalid_json_is_a_schema_error() -> None:
     with pytest.raises(TestSchemaError, match="invalid JSON"):
         CodeTests.from_json("{not json")
+
+
+def test_the_schema_imports_without_the_sandbox_or_the_judge() -> None:
+    """Ingest and the lake read the schema; `verifiers.code`'s re-exports must not pull in the
+    sandbox for them (they load on first use)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, verifiers.code.schema, verifiers.codetests, verifiers.code.config\n"
+        "print(sorted(m for m in sys.modules if m == 'sandbox' or m == 'verifiers.code.verify'))\n"
+        "import verifiers.code\n"
+        "verifiers.code.verify_code\n"
+        "print('sandbox' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]

@@ -30,10 +30,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[train,dev]'
 	touch $(STAMP)
 
+# The R1 pipeline in miniature on the embedded default (nothing downloaded, ~10 min on 2 CPU cores):
+# tiny base model, R1-Zero GRPO, cold-start SFT, R1 RL, rollouts, select, export, a distilled
+# student, evaluation of the five models, the report. Re-running skips finished stages.
+# QUICK=1: a few steps per stage (a smoke test). training/demo.py
+DEMO_LAKE ?= lake-demo
 demo: setup
-	$(PY) -m engine.demo --lake $(LAKE)
+	$(PY) -m training.demo --lake $(DEMO_LAKE) $(if $(QUICK),--quick)
 
-# The same replay with the math responses brought in by `rlvr rollouts import` (a run of kind import).
+# Replay of recorded benchmark outputs (../shared/data): Qwen2.5-Math and CodeGen responses, verified
+# in the sandbox, with the math responses brought in by `rlvr rollouts import` (a run of kind import).
 demo-recorded: setup
 	$(PY) -m engine.demo --lake $(LAKE) --via-import
 

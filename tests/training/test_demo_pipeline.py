@@ -1,0 +1,105 @@
+"""`make demo`: the R1 pipeline in miniature (training/demo.py), every stage on a temporary lake.
+
+The quick configuration (a few steps per stage, the cached xs model as base and student) costs
+~20 s of CPU (measured: `time python -m training.demo --quick`, user+sys 21 s); the full demo is
+minutes, so it is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+
+from rich.console import Console
+
+from engine.lake import Lake
+from training import demo
+
+NUMBER = re.compile(r"^\d\.\d{3}$")
+
+
+def _console() -> Console:
+    return Console(record=True, width=120, force_terminal=False)
+
+
+def _check_artifacts(lake_dir: Path, state: dict, budget: demo.Budget) -> None:
+    work = lake_dir / "demo"
+    for stage in ("base", "r1-zero", "cold-start", "r1-rl", "student"):
+        assert (Path(state[stage]["model"]) / "config.json").is_file(), stage
+    runs = Lake.open(lake_dir).scan("runs").collect()
+    train_runs = set(runs.filter(runs["kind"] == "train")["run_id"])
+    assert {state[s]["run_id"] for s in ("r1-zero", "cold-start", "r1-rl", "student")} <= train_runs
+    assert state["r1-zero"]["rollouts"] > 0 and state["r1-rl"]["rollouts"] > 0  # captured
+    assert state["rollouts"]["rollouts"] == budget.distill_prompts * budget.k
+    assert 0 < state["select"]["rows"] <= state["select"]["input_rows"]
+    assert (lake_dir / "datasets" / "demo-distill" / "lineage.json").is_file()
+    assert Path(state["export"]["parquet"]).is_file()
+    for page in state["report"]["pages"].values():
+        assert Path(page).is_file() and Path(page).stat().st_size > 1000
+    assert json.loads((work / "state.json").read_text())["report"] == state["report"]
+
+
+def _check_table(text: str, k: int) -> None:
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == list(demo.MODELS)
+    for row in rows:
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        assert NUMBER.match(cells[3]) and NUMBER.match(cells[4]), row  # pass@1, maj@k
+    assert f"maj@{k}" in text
+
+
+def test_quick_demo_runs_every_stage_then_skips_them(tmp_path, tiny_model) -> None:
+    lake_dir = tmp_path / "lake"
+    console = _console()
+    state = demo.run(lake_dir, budget=demo.QUICK, models=tiny_model.parent, console=console)
+    text = console.export_text()
+    _check_artifacts(lake_dir, state, demo.QUICK)
+    _check_table(text, demo.QUICK.k)
+    for index, (name, _, _) in enumerate(demo.STAGES, 1):
+        assert f"[{index}/{len(demo.STAGES)}] {name}:" in text  # a progress line per stage
+        assert state[name]["seconds"] >= 0 and "cpu_seconds" in state[name]
+    evaluated = state["evaluate"]["models"]
+    assert len({m["run_id"] for m in evaluated.values()}) == 5
+    # a second run finds every stage done and writes nothing new
+    before = Lake.open(lake_dir).scan("rollouts").collect().height
+    again = _console()
+    demo.run(lake_dir, budget=demo.QUICK, models=tiny_model.parent, console=again)
+    assert again.export_text().count("— cached") == len(demo.STAGES)
+    assert Lake.open(lake_dir).scan("rollouts").collect().height == before
+
+
+def test_an_interrupted_stage_keeps_the_finished_ones(tmp_path, tiny_model, monkeypatch) -> None:
+    def stop(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo.Pipeline, "cold_start", stop)
+    lake_dir = tmp_path / "lake"
+    code = demo.main(["--lake", str(lake_dir), "--models", str(tiny_model.parent), "--quick"])
+    assert code == 130
+    state = json.loads((lake_dir / "demo" / "state.json").read_text())
+    assert "r1-zero" in state and "cold-start" not in state
+
+
+def test_another_budget_on_the_same_lake_is_a_user_error(tmp_path, capsys) -> None:
+    lake_dir = tmp_path / "lake"
+    (lake_dir / "demo").mkdir(parents=True)
+    (lake_dir / "demo" / "state.json").write_text(json.dumps({"budget": {"k": 99}}))
+    assert demo.main(["--lake", str(lake_dir), "--quick"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("error: ") and "another budget" in out and "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_full_demo(tmp_path) -> None:
+    # The whole of `make demo`: models built from scratch, the full budget.
+    lake_dir = tmp_path / "lake"
+    console = _console()
+    state = demo.run(lake_dir, budget=demo.FULL, console=console)
+    _check_artifacts(lake_dir, state, demo.FULL)
+    _check_table(console.export_text(), demo.FULL.k)
+    assert state["select"]["recipe"] == "r1-sft"

@@ -80,8 +80,10 @@ def generate(
     \b
     Examples:
       rlvr generate --dataset countdown --model models/tiny -k 8 --verify
-      rlvr generate --dataset countdown --model models/tiny -k 8 --engine ray --ray-actors 2
-      rlvr generate --dataset math500 --backend openai --base-url http://127.0.0.1:8000/v1 -k 4 --max-tokens 8192
+      rlvr generate --dataset countdown --model models/tiny -k 8 --engine ray \\
+        --ray-actors 2
+      rlvr generate --dataset math500 --backend openai --base-url \\
+        http://127.0.0.1:8000/v1 -k 4 --max-tokens 8192
     """
     from engine.generate import SamplingParams
     from engine.generate.run import GenerateConfig

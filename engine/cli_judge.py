@@ -47,7 +47,9 @@ def judge(
 ) -> None:
     """Judge a program against tests in the sandbox and print the verdict with per-test codes.
 
-    Example: rlvr judge --tests tests.json --lang cpp solution.cpp --all-tests --json
+    \b
+    Example:
+      rlvr judge --tests tests.json --lang cpp solution.cpp --all-tests --json
     """
     from sandbox.languages import language_for_file
     from verifiers.code import CodeConfig, verify_code

@@ -135,7 +135,8 @@ def synth_command(
     Examples:
       rlvr prompts synth --task countdown --n 1000 --seed 0 --dataset countdown
       rlvr prompts synth --task arithmetic --n 30 --dataset arith --split test
-      rlvr prompts synth --task linear --n 500 --dataset lin --difficulty medium,max_solution=50
+      rlvr prompts synth --task linear --n 500 --dataset lin --difficulty \\
+        medium,max_solution=50
     """
     from engine.lake import Lake
     from engine.tasks import synth_prompts

@@ -85,7 +85,8 @@ def import_command(
     \b
     Examples:
       rlvr prompts import ../shared/data/math/gsm8k_test.jsonl --preset auto
-      rlvr prompts import my.csv --dataset mine --map problem=question,answer=solution --task math
+      rlvr prompts import my.csv --dataset mine --map \\
+        problem=question,answer=solution --task math
       cat export.csv | rlvr prompts import - --format csv --dataset mine --delimiter ';'
     """
     from engine.ingest import import_prompts, parse_mapping

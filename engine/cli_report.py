@@ -120,7 +120,8 @@ def evaluate(
     \b
     Examples:
       rlvr evaluate --benchmark aime24 --model Qwen/Qwen3-8B --backend vllm -k 64
-      rlvr evaluate --benchmark qwen_math_cot_100_graded.jsonl --backend recorded --run RUN
+      rlvr evaluate --benchmark qwen_math_cot_100_graded.jsonl --backend \\
+        recorded --run RUN
     """
     from engine.cli_generate import _progress as generation_bar
     from engine.evaluate import EvalConfig, resolve_benchmark

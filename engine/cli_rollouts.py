@@ -49,9 +49,12 @@ def import_command(
 
     \b
     Examples:
-      rlvr rollouts import output-rs0.jsonl --dataset math500 --model Qwen3-8B --preset nemo-skills
-      rlvr rollouts import details_aime24.parquet --dataset aime24 --model m --preset lighteval
-      rlvr rollouts import out.jsonl --dataset d --model m --map completion=output,problem=question
+      rlvr rollouts import output-rs0.jsonl --dataset math500 --model Qwen3-8B \\
+        --preset nemo-skills
+      rlvr rollouts import details_aime24.parquet --dataset aime24 --model m \\
+        --preset lighteval
+      rlvr rollouts import out.jsonl --dataset d --model m --map \\
+        completion=output,problem=question
     """
     from engine.ingest.rollouts import import_rollouts, parse_mapping
     from engine.lake import Lake

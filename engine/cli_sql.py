@@ -101,7 +101,9 @@ def sql(
     At a terminal with no query: a shell (.help, .tables, .schema, .mode, .timer; Ctrl-C cancels
     a query). From a pipe: every statement runs and each result is printed.
 
-    Example:  rlvr sql "SELECT dataset, count(*) FROM prompts GROUP BY 1" -o counts.csv
+    \b
+    Example:
+      rlvr sql "SELECT dataset, count(*) FROM prompts GROUP BY 1" -o counts.csv
     """
     fmt = resolve_format(output_format, output)
     store = Lake.open(lake, create=False)

@@ -62,9 +62,10 @@ def grpo_command(
     \b
     Examples:
       rlvr train grpo --recipe r1-zero --model models/tiny max_steps=30
-      rlvr train grpo --recipe r1-rl --model runs/cold-start-sft --dataset synth-arithmetic-train
-      rlvr sql "SELECT step, avg(reward) FROM rollouts JOIN verdicts USING (rollout_id)
-                WHERE source = 'train' GROUP BY step ORDER BY step"
+      rlvr train grpo --recipe r1-rl --model runs/cold-start-sft --dataset \\
+        synth-arithmetic-train
+      rlvr sql "SELECT step, avg(reward) FROM rollouts JOIN verdicts
+        USING (rollout_id) WHERE source = 'train' GROUP BY step ORDER BY step"
     """
     _run("grpo", recipe, model, dataset, output_dir, resume, overrides, lake)
 
@@ -79,7 +80,8 @@ def sft_command(
     \b
     Examples:
       rlvr train sft --recipe cold-start-sft --model models/tiny
-      rlvr train sft --recipe distill-sft --model models/tiny-student --dataset exports/distill
+      rlvr train sft --recipe distill-sft --model models/tiny-student --dataset \\
+        exports/distill
     """
     _run("sft", recipe, model, dataset, output_dir, resume, overrides, lake)
 

@@ -18,7 +18,9 @@ def verify_answer(
 ) -> None:
     """Judge one math answer against a gold answer and print the verdict.
 
-    Example: rlvr verify-answer --gold '\\frac{1}{2}' --response 'so \\boxed{0.5}' --json
+    \b
+    Example:
+      rlvr verify-answer --gold '\\frac{1}{2}' --response 'so \\boxed{0.5}' --json
     """
     from verifiers.math import MathConfig, verify_math
 

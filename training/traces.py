@@ -8,16 +8,16 @@ one step per line, with a check at the end; the summary after it restates the re
 answer in ``\\boxed{}`` (what the math and countdown verifiers read).
 
 >>> from engine.tasks import synthesize
->>> p = synthesize("arithmetic", n=1, seed=1, difficulty="easy")[0]
+>>> p = synthesize("arithmetic", n=1, seed=1, difficulty="medium")[0]
 >>> print(trace(p))  # doctest: +NORMALIZE_WHITESPACE
 <think>
-We need the value of 5 + 3 - 3.
-Step 1: 5 + 3 = 8, so the expression becomes 8 - 3.
-Step 2: 8 - 3 = 5.
-Check: every operation is done, the value is 5.
+We need the value of 1 * 5 * 10.
+Step 1: 1 * 5 = 5, so the expression becomes 5 * 10.
+Step 2: 5 * 10 = 50.
+Check: every operation is done, the value is 50.
 </think>
 <BLANKLINE>
-5 + 3 - 3 = 5. The answer is \\boxed{5}.
+1 * 5 * 10 = 50. The answer is \\boxed{50}.
 """
 
 from __future__ import annotations

@@ -68,7 +68,9 @@ def test_scores_every_rollout_with_the_task_verifiers(tmp_path) -> None:
 def test_rerun_judges_only_what_is_missing(tmp_path) -> None:
     lake, _ = _lake_with_rollouts(tmp_path / "lake")
     verify_rollouts(lake, config=VerifyConfig(verifiers={"general": ("format",)}))
-    again = verify_rollouts(lake, config=VerifyConfig(verifiers={"general": ("format", "language")}))
+    again = verify_rollouts(
+        lake, config=VerifyConfig(verifiers={"general": ("format", "language")})
+    )
     assert (again.judged, again.skipped) == (3, 3)
     assert len(_verdicts(lake)) == 6
 

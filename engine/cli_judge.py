@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from engine.errors import InputError, UserError
+from verifiers.code.config import CodeConfig
 
 __all__ = ["register"]
+
+_DEFAULT = CodeConfig()  # the limits' defaults have one source: the code verifier's config
 
 
 def _read_tests(path: Path):
@@ -29,21 +33,35 @@ def _read_tests(path: Path):
 
 
 def judge(
-    solution: Path = typer.Argument(..., help="The program (or a response with ``` blocks)."),
-    tests: Path = typer.Option(..., "--tests", help="CodeTests JSON (verifiers/code/schema.py)."),
-    lang: str = typer.Option("", "--lang", help="python, cpp or c (default: from the suffix)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object."),
-    all_tests: bool = typer.Option(
-        False, "--all-tests", help="Run every test, not up to the first failure."
-    ),
-    reward: str = typer.Option("binary", "--reward", help="binary or fraction."),
-    time: float = typer.Option(2.0, "--time", "-t", help="CPU seconds per test."),
-    memory: str = typer.Option("512M", "--memory", "-m", help="Memory per run, e.g. 256M, 1G."),
+    solution: Annotated[Path, typer.Argument(help="The program (or a response with ``` blocks).")],
+    tests: Annotated[
+        Path, typer.Option("--tests", help="CodeTests JSON (verifiers/code/schema.py).")
+    ],
+    lang: Annotated[
+        str, typer.Option("--lang", help="python, cpp or c (default: from the suffix).")
+    ] = "",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the verdict as one JSON object.")
+    ] = False,
+    all_tests: Annotated[
+        bool, typer.Option("--all-tests", help="Run every test, not up to the first failure.")
+    ] = False,
+    reward: Annotated[str, typer.Option("--reward", help="binary or fraction.")] = "binary",
+    time: Annotated[
+        float, typer.Option("--time", "-t", help="CPU seconds per test.")
+    ] = _DEFAULT.test_cpu_s,
+    memory: Annotated[
+        str, typer.Option("--memory", "-m", help="Memory per run, e.g. 256M, 1G.")
+    ] = f"{_DEFAULT.memory_mb}M",
     # The names before issue 10 (limits are now named as in `rlvr-sandbox run`), kept hidden.
-    cpu_s: float | None = typer.Option(None, "--cpu-s", hidden=True),
-    memory_mb: int | None = typer.Option(None, "--memory-mb", hidden=True),
-    checker: str = typer.Option("", "--checker", help="Override the tests' checker (stdio)."),
-    fenced: bool = typer.Option(False, "--fenced", help="Read the last ``` block of a response."),
+    cpu_s: Annotated[float | None, typer.Option("--cpu-s", hidden=True)] = None,
+    memory_mb: Annotated[int | None, typer.Option("--memory-mb", hidden=True)] = None,
+    checker: Annotated[
+        str, typer.Option("--checker", help="Override the tests' checker (stdio).")
+    ] = "",
+    fenced: Annotated[
+        bool, typer.Option("--fenced", help="Read the last ``` block of a response.")
+    ] = False,
 ) -> None:
     """Judge a program against tests in the sandbox and print the verdict with per-test codes.
 
@@ -52,7 +70,7 @@ def judge(
       rlvr judge --tests tests.json --lang cpp solution.cpp --all-tests --json
     """
     from sandbox.languages import language_for_file
-    from verifiers.code import CodeConfig, verify_code
+    from verifiers.code import verify_code
 
     parsed = _read_tests(tests)
     try:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from engine.errors import UserError
@@ -11,10 +13,16 @@ __all__ = ["register"]
 
 
 def verify_answer(
-    gold: str = typer.Option(..., "--gold", help="The gold answer, e.g. '\\frac{1}{2}'."),
-    response: str = typer.Option(..., "--response", help="The model response to read and judge."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object."),
-    timeout: float = typer.Option(1.0, "--timeout", help="Time bound of the check, in seconds."),
+    gold: Annotated[str, typer.Option("--gold", help="The gold answer, e.g. '\\frac{1}{2}'.")],
+    response: Annotated[
+        str, typer.Option("--response", help="The model response to read and judge.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the verdict as one JSON object.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Time bound of the check, in seconds.")
+    ] = 1.0,
 ) -> None:
     """Judge one math answer against a gold answer and print the verdict.
 

@@ -14,7 +14,8 @@ from verifiers.verdict import STATUSES
 
 
 def _option_default(function, name: str):
-    return inspect.signature(function).parameters[name].default.default
+    default = inspect.signature(function).parameters[name].default
+    return getattr(default, "default", default)  # typer.Option(default) or Annotated's plain one
 
 
 def test_verdict_statuses_in_the_lake_schema_are_the_verdicts_statuses() -> None:

@@ -106,6 +106,7 @@ def parse_recipe(text: str, *, source: str) -> Recipe:
 
 
 def _step(source: str, index: int, entry: Any, unit: Unit) -> Step:
+    params: Any
     if isinstance(entry, str):
         name, params = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:

@@ -136,7 +136,9 @@ class VerifyStream:
                 future.cancel()
         wait(self._futures)
         self._pool.shutdown(wait=True)
-        errors = [f.exception() for f in self._futures if not f.cancelled() and f.exception()]
+        errors = [
+            e for f in self._futures if not f.cancelled() and (e := f.exception()) is not None
+        ]
         self.lake.finish_run(self.run_id, "failed" if errors and status == "done" else status)
         if errors:
             raise errors[0]

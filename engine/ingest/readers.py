@@ -299,7 +299,7 @@ def _csv_delimiter(text: str) -> str:
     if sniffed is not None and sniffed in header:
         return sniffed
     counts = {d: header.count(d) for d in _SNIFFED}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

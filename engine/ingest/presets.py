@@ -481,44 +481,140 @@ def rl_train_oj(rec: dict[str, Any]) -> Draft:
     )
 
 
-# Explicit registry (no discovery): preset name -> adapter. `files` are the names `auto` knows.
-# fmt: off
-_TABLE: tuple[tuple[str, str, Task, tuple[str, ...], Callable[[dict[str, Any]], Draft]], ...] = (
-    # name              default dataset       task    file names                                   adapter
-    ("math500",         "math500",            "math", ("math500_test.jsonl",),                     math500),
-    ("aime24",          "aime24",             "math", ("aime24_test.jsonl",),                      aime24),
-    ("amc23",           "amc23",              "math", ("amc23_test.jsonl",),                       amc23),
-    ("gsm8k",           "gsm8k",              "math", ("gsm8k_test.jsonl",),                       gsm8k),
-    ("minerva",         "minerva_math",       "math", ("minerva_math_test.jsonl",),                minerva),
-    ("olympiadbench",   "olympiadbench",      "math", ("olympiadbench_test.jsonl",),               olympiadbench),
-    ("rllm_math500",    "rllm_math500",       "math", ("rllm_math500.json",),                      rllm),
-    ("rllm_aime24",     "rllm_aime24",        "math", ("rllm_aime24.json",),                       rllm),
-    ("rllm_amc",        "rllm_amc",           "math", ("rllm_amc.json",),                          rllm),
-    ("qwen_math_cot",   "qwen_math_cot_100",  "math", ("qwen_math_cot_100_graded.jsonl",),         qwen_math_cot),
-    ("hardverify",      "tinyv_hardverify",   "math", ("tinyv_HardVerify-Math.json",),             tinyv_hardverify),
-    ("humaneval",       "humaneval",          "code", ("humaneval_openai.jsonl", "HumanEval.jsonl"), humaneval),
-    ("mbpp",            "mbpp",               "code", ("mbpp_full_deepseekcoder.jsonl", "mbpp.jsonl"), mbpp),
-    ("leetcodedataset", "leetcodedataset",    "code", ("leetcodedataset_v0.3.1_test.jsonl",),      leetcodedataset),
-    ("leetcode_contest", "leetcode_contest",  "code", ("leetcode_contest_2023jul_2024jan_deepseekcoder.jsonl",
-                                                       "20240121-Jul.jsonl"),                      leetcode_contest),
-    ("humaneval_cpp",   "humaneval_cpp",      "code", ("humaneval_cpp_multipl_e_deepseekcoder.jsonl",
-                                                       "humaneval-cpp.jsonl"),                     humaneval_cpp),
-    ("codeforces",      "codeforces_stdio",   "code", ("codescope_code_optimization_cf_stdio_2solutions.jsonl",),
-                                                                                                   codeforces),
-    ("codecontests",    "codecontests",       "code", ("sandboxfusion_code_eval_code_contests.jsonl",), codecontests),
-    ("livecodebench",   "livecodebench",      "code", ("sandboxfusion_code_eval_live_code_bench_v1.jsonl",),
-                                                                                                   livecodebench),
-    ("rl_train_oj",     "rl_train_oj",        "code", ("sandboxfusion_code_eval_rl_train_oj_0328_1707.jsonl",),
-                                                                                                   rl_train_oj),
-)
-# fmt: on
-_MERGE = {"codeforces": merge_codeforces}  # presets whose rows fold into one prompt per group
-
+# Explicit registry (no discovery): one Preset per adapter; `files` are the names `auto` knows.
 PRESETS: dict[str, Preset] = {
-    name: Preset(
-        name=name, dataset=dataset, task=task, files=files, map_row=fn, merge=_MERGE.get(name)
+    p.name: p
+    for p in (
+        Preset(
+            name="math500",
+            dataset="math500",
+            task="math",
+            files=("math500_test.jsonl",),
+            map_row=math500,
+        ),
+        Preset(
+            name="aime24",
+            dataset="aime24",
+            task="math",
+            files=("aime24_test.jsonl",),
+            map_row=aime24,
+        ),
+        Preset(
+            name="amc23", dataset="amc23", task="math", files=("amc23_test.jsonl",), map_row=amc23
+        ),
+        Preset(
+            name="gsm8k", dataset="gsm8k", task="math", files=("gsm8k_test.jsonl",), map_row=gsm8k
+        ),
+        Preset(
+            name="minerva",
+            dataset="minerva_math",
+            task="math",
+            files=("minerva_math_test.jsonl",),
+            map_row=minerva,
+        ),
+        Preset(
+            name="olympiadbench",
+            dataset="olympiadbench",
+            task="math",
+            files=("olympiadbench_test.jsonl",),
+            map_row=olympiadbench,
+        ),
+        Preset(
+            name="rllm_math500",
+            dataset="rllm_math500",
+            task="math",
+            files=("rllm_math500.json",),
+            map_row=rllm,
+        ),
+        Preset(
+            name="rllm_aime24",
+            dataset="rllm_aime24",
+            task="math",
+            files=("rllm_aime24.json",),
+            map_row=rllm,
+        ),
+        Preset(
+            name="rllm_amc", dataset="rllm_amc", task="math", files=("rllm_amc.json",), map_row=rllm
+        ),
+        Preset(
+            name="qwen_math_cot",
+            dataset="qwen_math_cot_100",
+            task="math",
+            files=("qwen_math_cot_100_graded.jsonl",),
+            map_row=qwen_math_cot,
+        ),
+        Preset(
+            name="hardverify",
+            dataset="tinyv_hardverify",
+            task="math",
+            files=("tinyv_HardVerify-Math.json",),
+            map_row=tinyv_hardverify,
+        ),
+        Preset(
+            name="humaneval",
+            dataset="humaneval",
+            task="code",
+            files=("humaneval_openai.jsonl", "HumanEval.jsonl"),
+            map_row=humaneval,
+        ),
+        Preset(
+            name="mbpp",
+            dataset="mbpp",
+            task="code",
+            files=("mbpp_full_deepseekcoder.jsonl", "mbpp.jsonl"),
+            map_row=mbpp,
+        ),
+        Preset(
+            name="leetcodedataset",
+            dataset="leetcodedataset",
+            task="code",
+            files=("leetcodedataset_v0.3.1_test.jsonl",),
+            map_row=leetcodedataset,
+        ),
+        Preset(
+            name="leetcode_contest",
+            dataset="leetcode_contest",
+            task="code",
+            files=("leetcode_contest_2023jul_2024jan_deepseekcoder.jsonl", "20240121-Jul.jsonl"),
+            map_row=leetcode_contest,
+        ),
+        Preset(
+            name="humaneval_cpp",
+            dataset="humaneval_cpp",
+            task="code",
+            files=("humaneval_cpp_multipl_e_deepseekcoder.jsonl", "humaneval-cpp.jsonl"),
+            map_row=humaneval_cpp,
+        ),
+        Preset(
+            name="codeforces",
+            dataset="codeforces_stdio",
+            task="code",
+            files=("codescope_code_optimization_cf_stdio_2solutions.jsonl",),
+            map_row=codeforces,
+            merge=merge_codeforces,
+        ),  # rows fold into one prompt per group
+        Preset(
+            name="codecontests",
+            dataset="codecontests",
+            task="code",
+            files=("sandboxfusion_code_eval_code_contests.jsonl",),
+            map_row=codecontests,
+        ),
+        Preset(
+            name="livecodebench",
+            dataset="livecodebench",
+            task="code",
+            files=("sandboxfusion_code_eval_live_code_bench_v1.jsonl",),
+            map_row=livecodebench,
+        ),
+        Preset(
+            name="rl_train_oj",
+            dataset="rl_train_oj",
+            task="code",
+            files=("sandboxfusion_code_eval_rl_train_oj_0328_1707.jsonl",),
+            map_row=rl_train_oj,
+        ),
     )
-    for name, dataset, task, files, fn in _TABLE
 }
 
 

@@ -116,7 +116,8 @@ def answer_merges(
     answers: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for run_id, prompt_id, key, extracted, _ in rows:
         answers.setdefault((run_id, prompt_id), []).append((key, extracted))
-    pairs, owners, decided = [], [], []
+    pairs: list[tuple[str, str]] = []
+    owners, decided = [], []
     for prompt, found in answers.items():
         top = found[:max_answers]
         for i, j in itertools.combinations(range(len(top)), 2):
@@ -222,7 +223,9 @@ def _prepared(
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())
+    frame = pl.from_arrow(con.sql(sql).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)  # an Arrow table reads back as a frame, never a Series
+    return frame
 
 
 def _check_runs(con: duckdb.DuckDBPyConnection, runs: list[str]) -> None:

@@ -47,7 +47,6 @@ PENDING: set[str] = {
     "engine.generate.templates",
     "engine.ids",
     "engine.ingest.core",
-    "engine.ingest.presets",
     "engine.ingest.rollouts",
     "engine.interrupt",
     "engine.lake",

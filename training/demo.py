@@ -58,14 +58,14 @@ class Budget:
     base_size: str = "s"  # ~1.9M parameters
     student_size: str = "xs"  # ~0.9M parameters: the smaller student
     zero_steps: int = 30
-    cold_steps: int = 60
+    cold_steps: int = 250  # 60 left garbled traces: 5 of 512 rollouts correct, all truncated
     rl_steps: int = 20
     distill_prompts: int = 48
     distill_epochs: int = 3
     eval_prompts: int = 24
     k: int = 8
     max_tokens: int = 48  # r1-zero answers are a few dozen tokens
-    chat_max_tokens: int = 128  # cold-start traces are ~60-120 tokens
+    chat_max_tokens: int = 160  # cold-start traces are ~60-120 tokens, medium ones longer
     select_recipe: str = "r1-sft"  # a built-in name of rlvr select, or QUICK_SELECT's text
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "Prompt",
     "Sample",
     "SamplingParams",
+    "check_context",
     "sample_seed",
 ]
 
@@ -140,3 +141,13 @@ def sample_seed(seed: int, key: str, index: int) -> int:
     """
     data = f"{int(seed)}\x1f{key}\x1f{int(index)}".encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "big") >> 1
+
+
+def check_context(prompt: Prompt, length: int, max_tokens: int, model: str, context: int) -> None:
+    """Refuse a prompt whose `length` tokens plus the completion cap exceed the model's context."""
+    if length + max_tokens > context:
+        raise BackendError(
+            f"prompt {prompt.key} has {length} tokens; with --max-tokens "
+            f"{max_tokens} it exceeds {model}'s context of {context} — "
+            "lower --max-tokens or leave out the long prompts"
+        )

@@ -29,6 +29,7 @@ __all__ = [
     "chat_template_warnings",
     "join_reasoning",
     "split_think",
+    "tokenizer_template_warnings",
 ]
 
 TemplateName = Literal["chat", "r1-zero"]
@@ -110,3 +111,16 @@ def chat_template_warnings(render: Render) -> list[str]:
             "(SFT data rendered with it loses the reasoning)"
         )
     return warnings
+
+
+def tokenizer_template_warnings(tokenizer: object) -> list[str]:
+    """`chat_template_warnings` for a Hugging Face tokenizer; none when it has no chat template."""
+    if not getattr(tokenizer, "chat_template", None):
+        return []
+
+    def render(messages: Sequence[Mapping[str, str]], gen: bool) -> str:
+        return tokenizer.apply_chat_template(  # type: ignore[attr-defined]
+            [dict(m) for m in messages], add_generation_prompt=gen, tokenize=False
+        )
+
+    return chat_template_warnings(render)

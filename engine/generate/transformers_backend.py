@@ -26,12 +26,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.generate.base import BackendError, Prompt, Sample, SamplingParams, sample_seed
-from engine.generate.templates import chat_template_warnings
+from engine.generate.base import (
+    BackendError,
+    Prompt,
+    Sample,
+    SamplingParams,
+    check_context,
+    sample_seed,
+)
+from engine.generate.templates import tokenizer_template_warnings
 
 __all__ = ["SMALL_MODEL_PARAMS", "SeededSampler", "TransformersBackend"]
 
@@ -95,23 +102,10 @@ class TransformersBackend:
         if self.context is None:
             return
         for prompt, ids in zip(prompts, self.encode(prompts), strict=True):
-            if len(ids) + params.max_tokens > self.context:
-                raise BackendError(
-                    f"prompt {prompt.key} has {len(ids)} tokens; with --max-tokens "
-                    f"{params.max_tokens} it exceeds {self.model}'s context of {self.context} — "
-                    "lower --max-tokens or leave out the long prompts"
-                )
+            check_context(prompt, len(ids), params.max_tokens, self.model, self.context)
 
     def template_warnings(self) -> list[str]:
-        if not getattr(self.tokenizer, "chat_template", None):
-            return []
-
-        def render(messages: Sequence[Mapping[str, str]], gen: bool) -> str:
-            return self.tokenizer.apply_chat_template(
-                [dict(m) for m in messages], add_generation_prompt=gen, tokenize=False
-            )
-
-        return chat_template_warnings(render)
+        return tokenizer_template_warnings(self.tokenizer)
 
     # -- generation ------------------------------------------------------------------------
 

@@ -19,8 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.generate.base import BackendError, Prompt, Sample, SamplingParams, sample_seed
-from engine.generate.templates import chat_template_warnings
+from engine.generate.base import (
+    BackendError,
+    Prompt,
+    Sample,
+    SamplingParams,
+    check_context,
+    sample_seed,
+)
+from engine.generate.templates import tokenizer_template_warnings
 
 __all__ = ["VllmBackend"]
 
@@ -79,23 +86,10 @@ class VllmBackend:
             length = len(
                 self.tokenizer(self._render(prompt), add_special_tokens=False)["input_ids"]
             )
-            if length + params.max_tokens > self.context:
-                raise BackendError(
-                    f"prompt {prompt.key} has {length} tokens; with --max-tokens "
-                    f"{params.max_tokens} it exceeds {self.model}'s context of {self.context} — "
-                    "lower --max-tokens or leave out the long prompts"
-                )
+            check_context(prompt, length, params.max_tokens, self.model, self.context)
 
     def template_warnings(self) -> list[str]:
-        if not getattr(self.tokenizer, "chat_template", None):
-            return []
-
-        def render(messages: Sequence[Mapping[str, str]], gen: bool) -> str:
-            return self.tokenizer.apply_chat_template(
-                [dict(m) for m in messages], add_generation_prompt=gen, tokenize=False
-            )
-
-        return chat_template_warnings(render)
+        return tokenizer_template_warnings(self.tokenizer)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Sample]]:
         import time

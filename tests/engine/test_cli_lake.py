@@ -228,11 +228,6 @@ def test_lake_option_reads_rlvr_lake(app, lake, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_rlvr_console_script_reports_sql_errors_with_exit_2(lake) -> None:
-    pytest.importorskip("engine.cli_judge", reason="engine/cli.py needs every command module")
-    pytest.importorskip("engine.cli_prompts", reason="engine/cli.py needs every command module")
-    pytest.importorskip(
-        "engine.cli_verify_answer", reason="engine/cli.py needs every command module"
-    )
     code = "from engine.cli import main; main()"
     done = subprocess.run(
         [sys.executable, "-c", code, "sql", "SELEC 1", "--lake", str(lake.root)],

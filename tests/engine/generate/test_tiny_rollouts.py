@@ -11,8 +11,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    tiny_module = pytest.importorskip("training.tiny")
-    return tiny_module.build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+    from training.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _main(capsys, *args: str) -> str:

@@ -52,9 +52,13 @@ def ui(
     from engine.ui import create_app
 
     app = create_app(store, token=token, sql_timeout_s=sql_timeout, loopback=loopback)
+    typer.echo(f"rlvr ui: reading {store.root} …", err=True)
+    ready = app.state.warm_up()  # before listening: the first page is as fast as the next
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    typer.echo(f"rlvr ui: serving {store.root} at {url} (Ctrl-C stops)", err=True)
+    typer.echo(
+        f"rlvr ui: ready in {ready['warm_up_s']:.1f} s; serving at {url} (Ctrl-C stops)", err=True
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     except SystemExit as exc:  # uvicorn exits 1 when the port is taken

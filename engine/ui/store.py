@@ -4,11 +4,15 @@ Pages must render in ≤ 300 ms on a lake of a million rollouts (issue 15), and 
 keep one row per id with a window over the whole table, which costs seconds at that size. So a
 :class:`Store` builds, once per state of the lake, an in-memory DuckDB database of small tables
 without any text (``ui_facts``: one row per rollout; ``ui_prompt_stats``: one per (run, prompt);
-``ui_run_stats``; ``ui_prompts``: previews), and pages query those. Text (completions, verdict
-details, full problems) is read on demand from the run's own Parquet files, filtered to the few
-ids a page shows *before* keeping each id's latest row — valid because every row of an id has
-the same run and prompt. The state of the lake is the list of data files with their sizes and
-mtimes, checked at most once a second; an append or a compact rebuilds the cache.
+``ui_run_stats``; ``ui_prompts``: previews; ``ui_verdicts``), and pages query those. Each id's
+latest row is kept (the views' rule) together with where it lies: file and row number. Text
+(completions, verdict details, full problems) is read on demand by row number, with DuckDB's
+Parquet prefetching off so that a page reads the few pages of a column chunk holding its rows
+rather than the whole chunk (1 MB instead of 71 MB for 8 rollouts of 1800 characters among 128k),
+and Parquet footers are cached. :meth:`Store.warm_up` (``rlvr ui`` calls it before listening)
+builds the cache and reads every file's footer, so the first page waits for neither. The state of
+the lake is the list of data files with their sizes and mtimes, checked at most once a second; an
+append or a compact rebuilds the cache.
 
 Definitions follow :mod:`engine.metrics_sql`: a rollout's accuracy verdict is the one from the
 verifier named like its prompt's task; judged = non-NULL reward; the majority answer groups
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,19 +31,21 @@ import duckdb
 
 from engine import sql
 from engine.lake import Lake
-from engine.schema import SCHEMAS
+from engine.schema import SCHEMAS, id_columns
 
 __all__ = ["Filters", "Page", "Store", "lake_signature"]
 
 PAGE_ROWS = 50
 CHECK_EVERY_S = 1.0
 
+# The cache, built from ``ui_prompts``, ``ui_rollouts`` and ``ui_verdicts`` (:func:`_located`:
+# each id's latest row, the columns the pages filter and aggregate on, and where the row lies).
+# Stored in page order, by run and prompt: DuckDB's min/max per row group then skips the other
+# runs' rows (and, for one prompt, all but one group).
 _CACHE_SQL = [
-    """CREATE TEMP TABLE ui_v AS
-       SELECT rollout_id, verifier, status, reward, extracted FROM verdicts""",
     """CREATE TABLE ui_facts AS
        SELECT r.run_id, r.prompt_id, r.rollout_id, r.sample_idx, r.source, r.step,
-              loc.file_idx, loc.row,
+              r.file_idx, r.row,
               p.dataset, p.task, r.completion_tokens AS tokens,
               coalesce(r.finish_reason = 'length', false) AS truncated,
               coalesce(a.status, 'unjudged') AS status, a.reward, a.extracted,
@@ -48,14 +53,13 @@ _CACHE_SQL = [
               coalesce(a.status = 'correct', false) AS correct,
               answer_key(a.extracted) AS answer_key,
               coalesce(l.status = 'incorrect', false) AS mixed, t.total_reward
-       FROM rollouts AS r LEFT JOIN prompts AS p USING (prompt_id)
-       LEFT JOIN ui_v AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
-       LEFT JOIN ui_v AS l ON l.rollout_id = r.rollout_id AND l.verifier = 'language'
-       LEFT JOIN (SELECT rollout_id, sum(reward) AS total_reward FROM ui_v GROUP BY 1) AS t
-              ON t.rollout_id = r.rollout_id
-       LEFT JOIN ui_loc AS loc ON loc.rollout_id = r.rollout_id""",
-    "DROP TABLE ui_v",
-    "DROP TABLE ui_loc",
+       FROM ui_rollouts AS r LEFT JOIN ui_prompts AS p USING (prompt_id)
+       LEFT JOIN ui_verdicts AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
+       LEFT JOIN ui_verdicts AS l ON l.rollout_id = r.rollout_id AND l.verifier = 'language'
+       LEFT JOIN (SELECT rollout_id, sum(reward) AS total_reward FROM ui_verdicts GROUP BY 1)
+              AS t ON t.rollout_id = r.rollout_id
+       ORDER BY r.run_id, r.prompt_id, r.sample_idx""",
+    "DROP TABLE ui_rollouts",
     """CREATE TABLE ui_prompt_stats AS
        WITH groups AS (
            SELECT run_id, prompt_id, correct, min(extracted) AS answer, count(*) AS votes,
@@ -81,7 +85,7 @@ _CACHE_SQL = [
               CASE WHEN count(*) FILTER (WHERE f.judged) > 0
                    THEN coalesce(any_value(m.maj_score), 0.0) END AS maj_score
        FROM ui_facts AS f LEFT JOIN maj AS m USING (run_id, prompt_id)
-       GROUP BY f.run_id, f.prompt_id""",
+       GROUP BY f.run_id, f.prompt_id ORDER BY f.run_id, f.prompt_id""",
     """CREATE TABLE ui_run_stats AS
        SELECT s.run_id, s.prompts, s.rollouts, s.pass1, s.maj, s.k, l.len_correct,
               l.len_incorrect, l.len_all
@@ -92,9 +96,20 @@ _CACHE_SQL = [
                          avg(tokens) FILTER (WHERE judged AND NOT correct) AS len_incorrect,
                          avg(tokens) AS len_all
                   FROM ui_facts GROUP BY 1) AS l USING (run_id)""",
-    """CREATE TABLE ui_prompts AS
-       SELECT prompt_id, dataset, task, left(problem, 240) AS preview, answer FROM prompts""",
 ]
+
+# Per table: the name of its located cache table and the columns kept in memory.
+_LOCATED = {
+    "prompts": (
+        "ui_prompts",
+        "prompt_id, dataset, task, left(problem, 240) AS preview, answer",
+    ),
+    "rollouts": (
+        "ui_rollouts",
+        "run_id, prompt_id, rollout_id, sample_idx, source, step, completion_tokens, finish_reason",
+    ),
+    "verdicts": ("ui_verdicts", "rollout_id, verifier, status, reward, extracted"),
+}
 
 PROMPT_SORTS = {
     "pass_rate": "s.pass_rate",
@@ -179,6 +194,7 @@ class Store:
         self._checked = 0.0
         self._files: dict[str, list[str]] = {}
         self.build_s = 0.0  # how long the last cache build took
+        self.warm_s = 0.0  # how long warm_up took (the build included)
 
     # -- the cache ---------------------------------------------------------------------------
 
@@ -195,15 +211,28 @@ class Store:
                 signature = lake_signature(self.lake)
                 if signature != self.signature or self._db is None:
                     self._db = self._rebuild(signature)
-            return self._db.cursor(), self._files
+            cur = self._db.cursor()
+            # pages read a few rows by number: fetch only the pages of a column chunk that hold
+            # them, not the whole chunk (71 MB of text for 128k rollouts of 1800 characters)
+            cur.execute("SET disable_parquet_prefetching = true")
+            return cur, self._files
 
     def _rebuild(self, signature: tuple) -> duckdb.DuckDBPyConnection:
         started = time.perf_counter()
         db = duckdb.connect(":memory:")
         db.execute("SET enable_progress_bar = false")
+        # Parquet footers parsed once per database, not once per page (the name before 1.3)
+        known = {name for (name,) in db.execute("SELECT name FROM duckdb_settings()").fetchall()}
+        db.execute(
+            "SET parquet_metadata_cache = true"
+            if "parquet_metadata_cache" in known
+            else "SET enable_object_cache = true"
+        )
         files = {table: [str(p) for p in self.lake.files(table)] for table in SCHEMAS}
-        for statement in [*sql.setup_statements(self.lake), _locator(files["rollouts"])]:
+        for statement in sql.setup_statements(self.lake):
             db.execute(statement)
+        for table, (name, columns) in _LOCATED.items():
+            db.execute(_located(name, table, columns, files[table]))
         for statement in _CACHE_SQL:
             db.execute(statement)
         self._files = files
@@ -213,28 +242,16 @@ class Store:
         self.build_s = time.perf_counter() - started
         return db
 
-    @staticmethod
-    def _source(files: dict[str, list[str]], table: str, run_id: str | None = None) -> str:
-        """Every row of the table's files (of one run's partition when given), unfiltered."""
-        listed = files.get(table, [])
-        if run_id is not None:
-            listed = [f for f in listed if f"/run_id={run_id}/" in f]
-        return sql.table_source(table, listed)
-
-    def _latest(
-        self, cur, files, table: str, where: str, params: Sequence[Any], run_id=None
-    ) -> list:
-        """Rows of ``table`` matching ``where``, each id's latest (filter first, then dedupe)."""
-        keys = ", ".join(
-            ("rollout_id", "verifier")
-            if table == "verdicts"
-            else ({"prompts": "prompt_id", "rollouts": "rollout_id", "runs": "run_id"}[table],)
-        )
-        query = (
-            f"SELECT * FROM ({self._source(files, table, run_id)}) WHERE {where} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"
-        )
-        return _dicts(cur.execute(query, list(params)))
+    def warm_up(self) -> float:
+        """Build the cache and read one row of every data file, so that the first pages neither
+        wait for the build nor parse footers; returns the seconds it took (kept in ``warm_s``)."""
+        started = time.perf_counter()
+        cur, files = self._open()
+        for table in _LOCATED:
+            for file_idx in range(len(files.get(table, []))):
+                _read_located(cur, files, table, [{"file_idx": file_idx, "row": 0}], ["created_at"])
+        self.warm_s = time.perf_counter() - started
+        return self.warm_s
 
     # -- pages -------------------------------------------------------------------------------
 
@@ -301,8 +318,8 @@ class Store:
     def prompt(self, run_id: str, prompt_id: str) -> dict[str, Any] | None:
         """The prompt, its stats in the run, and its rollouts with their verdicts."""
         cur, files = self._open()
-        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [prompt_id])
-        if not prompts:
+        prompt = _prompt(cur, files, prompt_id)
+        if prompt is None:
             return None
         stats = _dicts(
             cur.execute(
@@ -322,46 +339,19 @@ class Store:
         )
         bare = [r for r in rollouts if r["reasoning"] is None and r["answer_text"] is None]
         _read_text(cur, files, bare, ["completion"])  # no think/answer split recorded
-        self._attach_verdicts(cur, files, rollouts, prompts[0]["task"])
-        return {"prompt": prompts[0], "stats": stats[0] if stats else None, "rollouts": rollouts}
+        _attach_verdicts(cur, files, rollouts, prompt["task"])
+        return {"prompt": prompt, "stats": stats[0] if stats else None, "rollouts": rollouts}
 
     def rollout(self, rollout_id: str) -> dict[str, Any] | None:
         cur, files = self._open()
         rollouts = _dicts(cur.execute("SELECT * FROM ui_facts WHERE rollout_id = ?", [rollout_id]))
         if not rollouts:
             return None
-        _read_text(
-            cur,
-            files,
-            rollouts,
-            [
-                "completion",
-                "reasoning",
-                "answer_text",
-                "model",
-                "finish_reason",
-                "completion_tokens",
-            ],
-        )
-        prompts = self._latest(cur, files, "prompts", "prompt_id = ?", [rollouts[0]["prompt_id"]])
-        task = prompts[0]["task"] if prompts else None
-        self._attach_verdicts(cur, files, rollouts, task)
-        return {"prompt": prompts[0] if prompts else None, "rollout": rollouts[0]}
-
-    def _attach_verdicts(self, cur, files, rollouts: list[dict], task: str | None) -> None:
-        ids = [r["rollout_id"] for r in rollouts]
-        verdicts = (
-            self._latest(cur, files, "verdicts", "list_contains(?, rollout_id)", [ids])
-            if ids
-            else []
-        )
-        by_id: dict[str, list[dict]] = {}
-        for verdict in sorted(verdicts, key=lambda v: (v["verifier"] != task, v["verifier"])):
-            by_id.setdefault(verdict["rollout_id"], []).append(verdict)
-        for rollout in rollouts:
-            rollout["verdicts"] = by_id.get(rollout["rollout_id"], [])
-            accuracy = [v for v in rollout["verdicts"] if v["verifier"] == task]
-            rollout["verdict"] = accuracy[0] if accuracy else None
+        columns = ["completion", "reasoning", "answer_text", "model", "finish_reason"]
+        _read_text(cur, files, rollouts, [*columns, "completion_tokens"])
+        prompt = _prompt(cur, files, rollouts[0]["prompt_id"])
+        _attach_verdicts(cur, files, rollouts, prompt["task"] if prompt else None)
+        return {"prompt": prompt, "rollout": rollouts[0]}
 
     def search(self, run_id: str, filters: Filters, page: int = 1) -> Page:
         """A run's rollouts matching ``filters``, by prompt and sample; with a text, the ones whose
@@ -469,41 +459,89 @@ class Store:
         )
 
 
-def _locator(files: list[str]) -> str:
-    """Table ``ui_loc``: where each rollout's latest row lies (index in ``files``, row number),
-    so a page reads a few rows' text by row number (DuckDB skips the other pages)."""
-    listed = ", ".join(sql._quote(f) for f in files)
-    if not files:
-        return (
-            "CREATE TEMP TABLE ui_loc AS SELECT NULL::VARCHAR AS rollout_id, "
-            "NULL::INT AS file_idx, NULL::BIGINT AS row WHERE false"
+def _located(name: str, table: str, columns: str, files: list[str]) -> str:
+    """Table ``name``: ``columns`` of each id's latest row of ``table`` (the rule of the lake's
+    views) and where that row lies, ``file_idx`` (in ``files``) and ``row`` (its row number), so a
+    page reads a few rows' text by number (DuckDB skips the pages of the file that hold others)."""
+    source = sql.table_source(table, [])  # the typed columns, even of files that lack some
+    position, number = "NULL::INT", "NULL::BIGINT"
+    if files:
+        listed = ", ".join(sql._quote(f) for f in files)
+        source += (
+            f" UNION ALL BY NAME SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+            "union_by_name = true, filename = true, file_row_number = true)"
         )
+        position, number = f"list_position([{listed}], filename)::INT - 1", "file_row_number"
+    keys = ", ".join(id_columns(table))
     return f"""
-        CREATE TEMP TABLE ui_loc AS
-        SELECT rollout_id, list_position([{listed}], filename)::INT - 1 AS file_idx,
-               file_row_number AS row
-        FROM read_parquet([{listed}], filename = true, file_row_number = true,
-                          union_by_name = true)
-        QUALIFY row_number() OVER (PARTITION BY rollout_id ORDER BY created_at DESC) = 1"""
+        CREATE TABLE {name} AS
+        SELECT {columns}, {position} AS file_idx, {number} AS row FROM ({source})
+        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"""
+
+
+def _read_located(
+    cur, files: dict[str, list[str]], table: str, located: list[dict], columns: list[str]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """``columns`` of the rows of ``table`` at each ``(file_idx, row)`` of ``located``, read by row
+    number one file at a time; keyed by ``(file_idx, row)``."""
+    by_file: dict[int, set[int]] = {}
+    for place in located:
+        if place.get("file_idx") is not None:
+            by_file.setdefault(place["file_idx"], set()).add(place["row"])
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    query = (
+        f"SELECT _row, {', '.join(columns)} FROM ({sql.table_source(table, [])} UNION ALL BY NAME "
+        "SELECT *, file_row_number AS _row FROM read_parquet(?, hive_partitioning = true, "
+        "file_row_number = true) WHERE file_row_number BETWEEN ? AND ? "
+        "AND list_contains(?, file_row_number))"
+    )
+    for file_idx, rows in by_file.items():
+        numbers = sorted(rows)
+        path = files[table][file_idx]
+        for number, *values in cur.execute(
+            query, [path, numbers[0], numbers[-1], numbers]
+        ).fetchall():
+            found[(file_idx, number)] = dict(zip(columns, values, strict=True))
+    return found
 
 
 def _read_text(cur, files: dict[str, list[str]], rows: list[dict], columns: list[str]) -> None:
-    """Add ``columns`` of each rollout in ``rows``, read by file and row number."""
-    by_file: dict[int, list[dict]] = {}
+    """Add ``columns`` of each rollout in ``rows`` (rows of ``ui_facts``)."""
+    texts = _read_located(cur, files, "rollouts", rows, columns)
     for row in rows:
-        if row.get("file_idx") is not None:
-            by_file.setdefault(row["file_idx"], []).append(row)
-    paths = files.get("rollouts", [])
-    for file_idx, members in by_file.items():
-        numbers = sorted(r["row"] for r in members)
-        found = cur.execute(
-            f"SELECT file_row_number, {', '.join(columns)} FROM read_parquet(?, file_row_number = true) "
-            "WHERE file_row_number BETWEEN ? AND ? AND list_contains(?, file_row_number)",
-            [paths[file_idx], numbers[0], numbers[-1], numbers],
-        ).fetchall()
-        texts = {number: values for number, *values in found}
-        for row in members:
-            row.update(zip(columns, texts.get(row["row"], [None] * len(columns)), strict=True))
+        row.update(texts.get((row["file_idx"], row["row"])) or dict.fromkeys(columns))
+
+
+def _prompt(cur, files: dict[str, list[str]], prompt_id: str) -> dict[str, Any] | None:
+    """Every column of the prompt's latest row, or None."""
+    located = _dicts(
+        cur.execute("SELECT file_idx, row FROM ui_prompts WHERE prompt_id = ?", [prompt_id])
+    )
+    found = _read_located(cur, files, "prompts", located, SCHEMAS["prompts"].names)
+    return next(iter(found.values()), None)
+
+
+def _attach_verdicts(cur, files, rollouts: list[dict], task: str | None) -> None:
+    """Each rollout's ``verdicts`` (every verifier's latest, the task's first) and ``verdict``
+    (the accuracy one, from the verifier named like the prompt's task)."""
+    ids = [r["rollout_id"] for r in rollouts]
+    located = (
+        _dicts(
+            cur.execute(
+                "SELECT file_idx, row FROM ui_verdicts WHERE list_contains(?, rollout_id)", [ids]
+            )
+        )
+        if ids
+        else []
+    )
+    verdicts = _read_located(cur, files, "verdicts", located, SCHEMAS["verdicts"].names).values()
+    by_id: dict[str, list[dict]] = {}
+    for verdict in sorted(verdicts, key=lambda v: (v["verifier"] != task, v["verifier"])):
+        by_id.setdefault(verdict["rollout_id"], []).append(verdict)
+    for rollout in rollouts:
+        rollout["verdicts"] = by_id.get(rollout["rollout_id"], [])
+        accuracy = [v for v in rollout["verdicts"] if v["verifier"] == task]
+        rollout["verdict"] = accuracy[0] if accuracy else None
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 
 import markupsafe
 import pytest
@@ -16,7 +17,7 @@ from engine.errors import UserError
 from engine.schema import conform
 from engine.ui import ReadOnlySQL, create_app
 from engine.ui.store import Filters, Store
-from tests.engine.curate.conftest import GEN
+from tests.engine.curate.conftest import GEN, INGEST
 from tests.ui.conftest import AFTER, EVIL, TRAIN
 
 
@@ -285,3 +286,63 @@ def test_a_taken_port_is_a_one_line_error(ui_lake, capsys) -> None:
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}") and "\n" not in err
+
+
+def test_a_rejudged_verdict_and_a_rewritten_prompt_show_their_latest_rows(ui_lake) -> None:
+    store = Store(ui_lake)
+    row = store.search(GEN, Filters(status="correct")).rows[0]
+    prompt = store.prompt(GEN, row["prompt_id"])["prompt"]
+    # later rows with the same ids: the math verdict re-judged, the problem rewritten
+    ui_lake.append("verdicts", [{"rollout_id": row["rollout_id"], "verifier": "math",
+                                 "status": "incorrect", "reward": 0.0, "extracted": "99"}],
+                   run_id="20261130T140000-verify-again")  # fmt: skip
+    rewritten = {k: prompt[k] for k in ("prompt_id", "dataset", "task", "answer", "split")}
+    rewritten["problem"] = "Rewritten problem text."
+    ui_lake._write("prompts", conform("prompts", [rewritten], run_id=INGEST), INGEST)
+    fresh = Store(ui_lake)
+    found = fresh.prompt(GEN, row["prompt_id"])
+    assert found["prompt"]["problem"] == "Rewritten problem text."
+    card = next(r for r in found["rollouts"] if r["rollout_id"] == row["rollout_id"])
+    assert [(v["verifier"], v["status"], v["extracted"]) for v in card["verdicts"]].count(
+        ("math", "incorrect", "99")
+    ) == 1
+    assert [v["verifier"] for v in card["verdicts"]].count("math") == 1
+    assert card["status"] == "incorrect" and card["verdict"]["extracted"] == "99"
+    alone = fresh.rollout(row["rollout_id"])
+    assert alone["rollout"]["verdict"]["status"] == "incorrect"
+    assert alone["prompt"]["problem"] == "Rewritten problem text."
+    preview = fresh.prompts(GEN).rows
+    assert "Rewritten problem text." in {r["preview"] for r in preview}
+
+
+def test_warm_up_builds_everything_before_the_first_page(ui_lake, monkeypatch) -> None:
+    app = create_app(ui_lake)
+    store = app.state.store
+    timings = app.state.warm_up()
+    assert timings["warm_up_s"] >= timings["cache_build_s"] > 0
+    builds = []
+    monkeypatch.setattr(store, "_rebuild", lambda signature: builds.append(signature))
+    client = TestClient(app)
+    prompt_id = store.prompts(GEN).rows[0]["prompt_id"]
+    for url in ("/", f"/runs/{GEN}", f"/runs/{GEN}/prompts/{prompt_id}", "/sql?q=SELECT+1"):
+        assert client.get(url).status_code == 200
+    assert builds == []  # the lake did not change: no page waited for a build
+
+
+def test_command_warms_up_before_it_listens(ui_lake, monkeypatch, capsys) -> None:
+    import uvicorn
+
+    seen = {}
+
+    def fake_run(app, **kwargs) -> None:
+        seen["built"] = app.state.store.signature is not None
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ui", "--lake", str(ui_lake.root), "--port", str(port)])
+    assert exit_info.value.code == 0 and seen == {"built": True}
+    err = capsys.readouterr().err
+    assert re.search(r"ready in \d+\.\d s; serving at http://127\.0\.0\.1:\d+/", err)

@@ -5,12 +5,17 @@
    identical copies of one lake. Ray's start-up (``ray.init``) is timed on its own; the target is
    a Ray overhead of at most 20% once Ray is up. ``first_batch_s`` is when the first verdict
    file landed: each actor imports the verifiers and starts its own sympy worker pool, a fixed
-   cost of some seconds that the full N amortises and ``--quick`` does not. Half the rollouts are right, half wrong; code
-   rollouts run in the sandbox (a stdio sum problem: ``print(sum(map(int, input().split())))``).
+   cost of some seconds that the full N amortises and ``--quick`` does not;
+   ``steady_verdicts_per_s`` is the rate after that first file. ``overhead`` is the whole Ray
+   wall time (actor start included, ``ray.init`` not) against the local engine's, with the same
+   concurrency: ``--cpus`` threads locally, ``--cpus`` actors of one thread each on Ray.
+   Half the rollouts are right, half wrong; code rollouts run in the sandbox (a stdio sum
+   problem: ``print(sum(map(int, input().split())))``).
 2. The lake on S3 (a moto server on this machine) against a lake on local disk: appending
    rollouts in batches, then a pass@k query over ``prompt_scores``.
 
-Results: JSON on stdout and in ``--out`` (default benchmarks/.work/scale_bench.json).
+Results: JSON on stdout and in ``--out`` (default benchmarks/results/scale_bench.json; with
+``--quick`` benchmarks/.work/scale_bench.json, so a smoke run never replaces the recorded one).
 
 Usage: .venv/bin/python benchmarks/scale_bench.py [--quick] [--math N] [--code M] [--cpus 2]
 """
@@ -34,6 +39,7 @@ from engine.lake import Lake  # noqa: E402
 from engine.verify import VerifyConfig, verify_rollouts  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work"
+RESULTS = ROOT / "benchmarks" / "results"
 CODE_TESTS = json.dumps({"version": 1, "kind": "stdio", "checker": "tokens",
                          "cases": [{"stdin": "1 2\n", "expected": ["3\n"]},
                                    {"stdin": "5 7\n", "expected": ["12\n"]}]})  # fmt: skip
@@ -83,8 +89,16 @@ def bench_verify(n_math: int, n_code: int, cpus: int) -> dict:
     start = time.perf_counter()
     options = RayOptions(actors=cpus, threads=1)
     first: list[float] = []  # when the first verdict file landed: actors and their pools are up
+    after_first = [0]  # verdicts written after the first file (the steady-state rate)
+
+    def on_batch(rows: int) -> None:
+        if first:
+            after_first[0] += rows
+        else:
+            first.append(time.perf_counter() - start)
+
     ray_summary = verify_ray(Lake.open(distributed), config=config, options=options,
-                             on_batch=lambda _: first or first.append(time.perf_counter() - start))  # fmt: skip
+                             on_batch=on_batch)  # fmt: skip
     ray_s = time.perf_counter() - start
     ray.shutdown()
     same = _verdicts(local) == _verdicts(distributed)
@@ -96,6 +110,9 @@ def bench_verify(n_math: int, n_code: int, cpus: int) -> dict:
         "ray": {"startup_s": round(startup_s, 2), "wall_s": round(ray_s, 2),
                 "verdicts": ray_summary.judged, "verdicts_per_s": round(ray_summary.judged / ray_s, 1),
                 "first_batch_s": round(first[0], 2) if first else None,
+                "steady_verdicts_per_s": round(after_first[0] / (ray_s - first[0]), 1)
+                if first and ray_s > first[0] else None,
+                "ray_version": ray.__version__,
                 "actors": cpus, "by_status": _status(ray_summary)},
         "overhead": round(ray_s / local_s - 1, 3),
         "target_overhead": 0.2,
@@ -193,8 +210,11 @@ def main() -> None:
     parser.add_argument("--math", type=int, default=100_000)
     parser.add_argument("--code", type=int, default=10_000)
     parser.add_argument("--cpus", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=WORK / "scale_bench.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/scale_bench.json "
+                        "(--quick: benchmarks/.work/scale_bench.json)")  # fmt: skip
     args = parser.parse_args()
+    if args.out is None:
+        args.out = WORK / "scale_bench.json" if args.quick else RESULTS / "scale_bench.json"
     n_math, n_code = (2_000, 200) if args.quick else (args.math, args.code)
     lake_rows, lake_batches = (20_000, 10) if args.quick else (200_000, 50)
     WORK.mkdir(parents=True, exist_ok=True)

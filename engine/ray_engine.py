@@ -138,21 +138,18 @@ def verify_ray(
             raise UserError(f"no rollouts of run {run!r} in the lake — list runs with `rlvr runs`")
     with stop_on_signals() as stop, _job_lock(lake, stop), ray_session(options) as ray:
         work, skipped = _work(lake, runs, config)
-        items = [
-            {"verifier": name, "rollout_id": row["rollout_id"], "completion": row["completion"],
-             "prompt": json.dumps(prompt, default=str)}
-            for name, row, prompt in work
-        ]  # fmt: skip
+        items = _striped(work)
         params = {"runs": list(runs or []), "verifiers": dict(config.verifiers),
                   "extra": list(config.extra), "engine": "ray"}  # fmt: skip
         counts: Counter[tuple[str, str]] = Counter()
         start = time.perf_counter()
         with lake.run("verify", params=params) as run_id:
             if items:
-                dataset = ray.data.from_items(items).map_batches(
+                blocks = -(-len(items) // config.batch_rows)  # one block = one batch = one file
+                dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
                     _Verifier,
                     fn_constructor_kwargs={"config": config, "threads": options.threads},
-                    batch_size=config.batch_rows,
+                    batch_size=None,
                     batch_format="pyarrow",
                     compute=ray.data.ActorPoolStrategy(size=options.actors),
                 )
@@ -165,6 +162,31 @@ def verify_ray(
                         on_batch(len(rows))
     return VerifySummary(run_id=run_id, judged=sum(counts.values()), skipped=skipped,
                         by_status=dict(counts), seconds=time.perf_counter() - start)  # fmt: skip
+
+
+def _striped(work: Sequence[tuple]) -> list[dict[str, Any]]:
+    """The work items with each verifier's share spread evenly over the sequence.
+
+    A batch is judged on one actor, so a run of slow batches (sandboxed code next to math at
+    thousands per second) would leave the last actor judging alone while the others idle. Striped,
+    every batch carries the same mix and the tail is at most one batch of average cost. Each
+    prompt is serialised once, not once per rollout.
+    """
+    groups: dict[str, list[tuple]] = {}
+    for item in work:
+        groups.setdefault(item[0], []).append(item)
+    prompts: dict[Any, str] = {}
+    keyed = []
+    for rank, group in enumerate(groups.values()):
+        for index, (name, row, prompt) in enumerate(group):
+            text = prompts.get(row["prompt_id"])
+            if text is None:
+                text = prompts[row["prompt_id"]] = json.dumps(prompt, default=str)
+            item = {"verifier": name, "rollout_id": row["rollout_id"],
+                    "completion": row["completion"], "prompt": text}  # fmt: skip
+            keyed.append(((index + 0.5) / len(group), rank, item))
+    keyed.sort(key=lambda key: key[:2])
+    return [item for *_, item in keyed]
 
 
 def _verdict_row(row: dict[str, Any]) -> dict[str, Any]:

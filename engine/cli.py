@@ -15,6 +15,8 @@ import typer
 
 from engine.cli_errors import run_cli
 
+__all__ = ["app", "main", "training_entry"]
+
 app = typer.Typer(
     name="rlvr",
     help="Data engine and verifier service for reasoning data (DeepSeek-R1 style).",

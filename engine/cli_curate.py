@@ -18,7 +18,16 @@ from engine.cli_lake import LakeOption
 from engine.errors import UserError
 from engine.lake import Lake
 
-__all__ = ["register"]
+__all__ = [
+    "By",
+    "EvalFormat",
+    "ExportFormat",
+    "ReasoningMode",
+    "eval_",
+    "export",
+    "register",
+    "select",
+]
 
 
 class EvalFormat(StrEnum):

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from engine.cli_lake import LakeOption
 from engine.cli_ray import Engine, EngineOption, RayActorsOption, RayAddressOption
 from engine.errors import UserError
 from engine.progress import Progress  # rich at a terminal, periodic lines otherwise
 
-__all__ = ["register"]
+__all__ = ["BackendName", "TemplateName", "generate", "register", "serve_model"]
 
 
 class BackendName(StrEnum):
@@ -142,7 +142,7 @@ class _progress:
             columns.append(TextColumn("· pass {task.fields[pass_rate]}"))
         columns.append(TimeElapsedColumn())
         self.bar = Progress(*columns, console=console, transient=False)
-        self.task = None
+        self.task: TaskID | None = None  # added on the first snapshot, which knows the total
 
     def __enter__(self):
         self.bar.start()

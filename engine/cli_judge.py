@@ -11,7 +11,7 @@ import typer
 from engine.errors import InputError, UserError
 from verifiers.code.config import CodeConfig
 
-__all__ = ["register"]
+__all__ = ["judge", "register"]
 
 _DEFAULT = CodeConfig()  # the limits' defaults have one source: the code verifier's config
 

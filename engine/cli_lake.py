@@ -21,7 +21,17 @@ from engine.lake import Lake
 from engine.schema import SCHEMAS
 from engine.sql import RUNS_SQL, STATS_SQL
 
-__all__ = ["LakeOption", "ListFormat", "ListFormatOption", "print_rows", "register"]
+__all__ = [
+    "LakeOption",
+    "ListFormat",
+    "ListFormatOption",
+    "check",
+    "compact",
+    "print_rows",
+    "register",
+    "runs",
+    "stats",
+]
 
 
 class ListFormat(StrEnum):

@@ -19,7 +19,15 @@ from rich.console import Console
 from engine.cli_lake import LakeOption  # the one definition of --lake
 from engine.errors import UserError
 
-__all__ = ["register", "synth_command"]
+__all__ = [
+    "SizeName",
+    "SplitName",
+    "TaskName",
+    "register",
+    "smollm2_command",
+    "synth_command",
+    "tiny_command",
+]
 
 
 class TaskName(StrEnum):

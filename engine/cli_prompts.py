@@ -26,6 +26,8 @@ from engine.cli_lake import (  # the one definition of --lake and of --format
 )
 from engine.errors import UserError
 
+__all__ = ["import_command", "list_command", "presets_command", "register", "show_command"]
+
 
 def register(app: typer.Typer) -> None:
     """Add the `prompts` command group to the `rlvr` app."""
@@ -212,10 +214,10 @@ def list_command(
 
     from engine.lake import Lake
 
-    frame = Lake.open(lake, create=False).scan("prompts")  # reads: never creates a lake
+    scan = Lake.open(lake, create=False).scan("prompts")  # reads: never creates a lake
     if dataset is not None:
-        frame = frame.filter(pl.col("dataset") == dataset)
-    frame = frame.sort("dataset", "prompt_id").collect()
+        scan = scan.filter(pl.col("dataset") == dataset)
+    frame = scan.sort("dataset", "prompt_id").collect()
     shown = frame if limit <= 0 else frame.head(limit)
     if output_format is not ListFormat.table:  # whole rows, for scripts
         columns = ("prompt_id", "dataset", "split", "task", "answer", "tests", "problem")

@@ -18,7 +18,7 @@ from engine.errors import UserError
 from engine.lake import Lake
 from engine.progress import Progress
 
-__all__ = ["register"]
+__all__ = ["EvalBackend", "OutFormat", "evaluate", "headline", "register", "report"]
 
 
 class EvalBackend(StrEnum):

@@ -12,6 +12,8 @@ import typer
 
 from engine.cli_lake import LakeOption  # the one definition of --lake
 
+__all__ = ["import_command", "register"]
+
 
 def register(app: typer.Typer) -> None:
     """Add the `rollouts` group (`rollouts import`) to the `rlvr` app."""

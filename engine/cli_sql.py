@@ -38,10 +38,17 @@ from engine.lake import Lake
 from engine.sql_shell import Shell
 
 __all__ = [
+    "BATCH_ROWS",
+    "MAX_CELL_CHARS",
+    "MAX_TABLE_ROWS",
+    "ROW_STATEMENTS",
+    "SUFFIX_FORMATS",
+    "FormatOption",
     "LakeOption",
     "OutputFormat",
     "emit",
     "execute",
+    "resolve_format",
     "rich_table",
     "run_script",
     "sql",
@@ -172,8 +179,8 @@ def _chunks(script: str) -> Iterator[tuple[str, str]]:
     pending: list[str] = []
     # Split on "\n" only: str.splitlines also breaks at \x1e, U+2028…, which a literal may hold.
     for line in [*script.split("\n"), None]:
-        command = line.strip() if line is not None else None
-        if command is not None and not (command.startswith(".") and _complete(pending)):
+        command = None if line is None else line.strip()  # None: the end of the script
+        if line is not None and not (line.strip().startswith(".") and _complete(pending)):
             pending.append(line)
             continue
         yield from (("sql", s) for s in _statements("\n".join(pending)))

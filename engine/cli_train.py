@@ -13,7 +13,17 @@ from rich.console import Console
 
 from engine.cli_lake import LakeOption
 
-__all__ = ["register"]
+__all__ = [
+    "DatasetOption",
+    "ModelOption",
+    "OutOption",
+    "Overrides",
+    "RecipeOption",
+    "ResumeOption",
+    "grpo_command",
+    "register",
+    "sft_command",
+]
 
 RecipeOption = Annotated[
     str,

@@ -13,7 +13,7 @@ from engine.cli_ray import Engine, EngineOption, RayActorsOption, RayAddressOpti
 from engine.lake import Lake
 from engine.verify import DEFAULT_VERIFIERS, VerifyConfig, verify_rollouts
 
-__all__ = ["register"]
+__all__ = ["register", "verify"]
 
 
 def verify(

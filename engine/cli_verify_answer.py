@@ -9,7 +9,7 @@ import typer
 
 from engine.errors import UserError
 
-__all__ = ["register"]
+__all__ = ["register", "verify_answer"]
 
 
 def verify_answer(

@@ -34,6 +34,20 @@ from engine.ingest.rollouts import import_rollouts
 from engine.lake import Lake
 from engine.verify import VerifyConfig, verify_rollouts
 
+__all__ = [
+    "CODET_FILE",
+    "DATA",
+    "HUMANEVAL_FILE",
+    "MATH_FILE",
+    "PASS_AT_K",
+    "console",
+    "import_math",
+    "main",
+    "record_code",
+    "record_math",
+    "run",
+]
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MATH_FILE, HUMANEVAL_FILE, CODET_FILE = (
     "math/qwen_math_cot_100_graded.jsonl",

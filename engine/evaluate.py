@@ -30,7 +30,17 @@ import polars as pl
 from engine.errors import UserError
 from engine.lake import Lake
 
-__all__ = ["BENCHMARKS", "EvalConfig", "EvalResult", "evaluate", "resolve_benchmark"]
+__all__ = [
+    "BENCHMARKS",
+    "DEFAULT_DATA",
+    "PAPER_TEMPERATURE",
+    "PAPER_TOP_P",
+    "Benchmark",
+    "EvalConfig",
+    "EvalResult",
+    "evaluate",
+    "resolve_benchmark",
+]
 
 # benchmark name -> (ingest preset, file under the data folder); SOURCES.md says where each is from.
 # fmt: off

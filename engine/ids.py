@@ -23,7 +23,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-__all__ = ["RUN_ID_PATTERN", "new_run_id", "prompt_id", "rollout_id"]
+__all__ = ["ID_HEX_CHARS", "RUN_ID_PATTERN", "SEPARATOR", "new_run_id", "prompt_id", "rollout_id"]
 
 ID_HEX_CHARS = 16
 SEPARATOR = "\x1f"

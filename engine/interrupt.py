@@ -24,7 +24,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["INTERRUPTED_MESSAGE", "Interrupted", "StopFlag", "exit_code", "stop_on_signals"]
+__all__ = [
+    "INTERRUPTED_MESSAGE",
+    "SIGNALS",
+    "Interrupted",
+    "StopFlag",
+    "exit_code",
+    "stop_on_signals",
+]
 
 INTERRUPTED_MESSAGE = "interrupted — rerun the same command to resume"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -69,13 +69,24 @@ from engine.lake_files import (
     to_rewrite,
     write_options,
 )
-from engine.schema import SCHEMAS, Data, conform, id_columns
+from engine.schema import SCHEMAS, Data, conform, id_columns, to_polars
 
-__all__ = ["CheckReport", "CompactReport", "Lake", "Problem"]
+__all__ = [
+    "DEDUPED_ON_WRITE",
+    "LOCKS",
+    "SMALL_FILE_BYTES",
+    "CheckReport",
+    "CompactReport",
+    "FinalStatus",
+    "Lake",
+    "Problem",
+]
 
 LOCKS = ".rlvr/locks"
 DEDUPED_ON_WRITE = ("prompts", "rollouts")  # ids that are content hashes: written once, ever
 SMALL_FILE_BYTES = 128 * 1024 * 1024  # compact merges files below this size
+# A run's status once it ends (runs.status is "running" before: engine.schema.ENUMS).
+FinalStatus = Literal["done", "failed", "interrupted"]
 # Ids on disk of the prompts/rollouts table last appended to, per lake: (scope, files read, ids).
 _ID_CACHE: dict[tuple[Path, str], tuple[str | None, set[Path], set[Any]]] = {}
 
@@ -294,7 +305,7 @@ class Lake:
 
     def scan(self, table: str) -> pl.LazyFrame:
         """The table as a polars LazyFrame, one row per id (the latest ``created_at``)."""
-        schema = pl.Schema(pl.from_arrow(SCHEMAS[table].empty_table()).schema)
+        schema = pl.Schema(to_polars(SCHEMAS[table].empty_table()).schema)
         files = self.files(table)
         if not files:
             return pl.LazyFrame(schema=schema)
@@ -362,9 +373,7 @@ class Lake:
             raise
         return run_id
 
-    def finish_run(
-        self, run_id: str, status: Literal["done", "failed", "interrupted"] = "done"
-    ) -> None:
+    def finish_run(self, run_id: str, status: FinalStatus = "done") -> None:
         """Mark a run finished: append its row again with the new status and ``finished_at``."""
         rows = self.scan("runs").filter(pl.col("run_id") == run_id).collect().to_dicts()
         if not rows:
@@ -418,13 +427,15 @@ class Lake:
         for table in SCHEMAS:
             folder = self.table_path(table)
             for temp in sorted(folder.glob(f"run_id=*/{TEMP_PREFIX}*")):
-                reason = "leftover temp file: a writer was killed (or is still writing)"
-                problems.append(Problem(kind="temp", path=temp, reason=reason))
+                why = "leftover temp file: a writer was killed (or is still writing)"
+                problems.append(Problem(kind="temp", path=temp, reason=why))
             for path, reason in self._inspect(table):
                 if reason is None:
                     files_ok += 1
                 else:
-                    kind = "schema" if reason.startswith("schema:") else "corrupt"
+                    kind: Literal["schema", "corrupt"] = (
+                        "schema" if reason.startswith("schema:") else "corrupt"
+                    )
                     problems.append(Problem(kind=kind, path=path, reason=reason))
         return CheckReport(files_ok=files_ok, problems=tuple(problems))
 

@@ -36,6 +36,8 @@ __all__ = [
     "final_path",
     "fsync_dir",
     "merge",
+    "normal",
+    "row_groups",
     "superseded",
     "to_rewrite",
     "write_options",

@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from engine.errors import LakeError, UserError
 from engine.lake import Lake
 from engine.lake_files import ROW_GROUP_ROWS, file_schema, normal, write_options
-from engine.schema import SCHEMAS, conform, id_columns
+from engine.schema import SCHEMAS, conform, id_columns, to_polars
 
 __all__ = ["LEASE_S", "S3Lake", "S3Lock"]
 
@@ -201,7 +201,8 @@ class S3Lake(Lake):
 
     def keys(self, relative: str) -> list[str]:
         """Keys under ``relative`` (relative to the lake), sorted."""
-        out, prefix = [], self._key(relative)
+        out: list[str] = []
+        prefix = self._key(relative)
         for page in self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix
         ):
@@ -280,9 +281,10 @@ class S3Lake(Lake):
         return pq.read_table(paths, filesystem=self.fs, columns=columns, partitioning=None)
 
     def files(self, table: str, run_id: str | None = None) -> list[str]:  # type: ignore[override]
-        return [path for path, reason in self._inspect(table, run_id) if reason is None]
+        return [path for path, reason in self._inspect_parts(table, run_id) if reason is None]
 
-    def _inspect(self, table: str, run_id: str | None = None) -> list[tuple[str, str | None]]:
+    def _inspect_parts(self, table: str, run_id: str | None = None) -> list[tuple[str, str | None]]:
+        """Lake._inspect for s3 paths (strings, not Paths): each part with its problem or None."""
         return [(path, self._problem(table, path)) for path, _ in self._listed(table, run_id)]
 
     def _listed(self, table: str, run_id: str | None) -> list[tuple[str, str]]:
@@ -315,7 +317,7 @@ class S3Lake(Lake):
         arrow = (
             pa.concat_tables([conform(table, self._read([f])) for f in files]) if files else empty
         )
-        frame = pl.from_arrow(arrow.cast(SCHEMAS[table]))
+        frame = to_polars(arrow.cast(SCHEMAS[table]))
         return frame.lazy().sort("created_at").unique(subset=list(id_columns(table)), keep="last")
 
     def existing_ids(self, table: str, run_id: str | None = None) -> set[Any]:
@@ -323,7 +325,7 @@ class S3Lake(Lake):
         files = self.files(table, run_id)
         if not files:
             return set()
-        frame = pl.from_arrow(self._read(files, keys)).unique()
+        frame = to_polars(self._read(files, keys)).unique()
         return set(frame[keys[0]].to_list()) if len(keys) == 1 else set(frame.iter_rows())
 
     def register_filesystem(self, con: Any) -> None:
@@ -339,7 +341,7 @@ class S3Lake(Lake):
 
         problems, files_ok = [], 0
         for table in SCHEMAS:
-            for path, reason in self._inspect(table):
+            for path, reason in self._inspect_parts(table):
                 if reason is None:
                     files_ok += 1
                 else:
@@ -360,7 +362,7 @@ class S3Lake(Lake):
             rows = before = dropped = compacted = 0
             for folder, paths in partitions.items():
                 arrow = pa.concat_tables([conform(table, self._read([p])) for p in paths])
-                latest = pl.from_arrow(arrow).sort("created_at").unique(subset=keys, keep="last")
+                latest = to_polars(arrow).sort("created_at").unique(subset=keys, keep="last")
                 if len(paths) == 1 and latest.height == arrow.num_rows:
                     continue
                 run_id = folder.rsplit("run_id=", 1)[1]

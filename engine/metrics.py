@@ -32,7 +32,10 @@ from engine.errors import UserError
 from engine.lake import Lake
 
 __all__ = [
+    "MAX_ANSWERS",
+    "MAX_CHECKS",
     "METRIC_COLUMNS",
+    "By",
     "answer_merges",
     "maj_answers",
     "metric_value",

@@ -22,8 +22,9 @@ from typing import Any, TextIO
 
 import rich.progress
 from rich.console import Console
+from rich.progress import TaskID
 
-__all__ = ["LineProgress", "Progress"]
+__all__ = ["DEFAULT_INTERVAL_S", "LineProgress", "Progress", "rich_plain"]
 
 DEFAULT_INTERVAL_S = 10.0
 
@@ -61,7 +62,7 @@ class LineProgress:
             if isinstance(c, rich.progress.TextColumn) and "{task." in c.text_format
         ]
         self.interval_s, self.file, self.clock = interval_s, file, clock
-        self.tasks: dict[int, SimpleNamespace] = {}
+        self.tasks: dict[TaskID, SimpleNamespace] = {}
         self.started = self.last = clock()
 
     def __enter__(self) -> LineProgress:
@@ -79,8 +80,8 @@ class LineProgress:
                 self._print(task)
                 task.finished_line = True
 
-    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
-        task_id = len(self.tasks)
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> TaskID:
+        task_id = TaskID(len(self.tasks))  # rich's id type, so code holding either bar type-checks
         self.tasks[task_id] = SimpleNamespace(
             description=description, total=total, completed=0, fields=fields, finished_line=False
         )
@@ -88,7 +89,7 @@ class LineProgress:
 
     def update(
         self,
-        task_id: int,
+        task_id: TaskID,
         *,
         total: float | None = None,
         completed: float | None = None,
@@ -111,7 +112,7 @@ class LineProgress:
             self.last = now
             self._print(task)
 
-    def advance(self, task_id: int, advance: float = 1) -> None:
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
         self.update(task_id, advance=advance)
 
     def line(self, task: SimpleNamespace) -> str:

@@ -44,6 +44,7 @@ def rollout_from_text(row: dict[str, Any], text: str, sampling: Any, model: str,
                     finish_reason=counts.get("finish_reason") or "stop",
                     latency_ms=float(counts.get("latency_ms") or 0.0), seed=row["seed"],
                     reasoning=counts.get("reasoning"))  # fmt: skip
+    reasoning: str | None  # a server's separate reasoning, or the text before </think>
     if sample.reasoning is not None:
         completion, reasoning, answer = (
             join_reasoning(sample.reasoning, text),

@@ -27,8 +27,22 @@ import polars as pl
 from engine.errors import UserError
 from engine.lake import Lake
 from engine.report_html import page
+from engine.schema import to_polars
 
-__all__ = ["RunData", "check_args", "collect", "render", "write_report"]
+__all__ = [
+    "COLORS",
+    "RunData",
+    "check_args",
+    "collect",
+    "plot_funnel",
+    "plot_lengths",
+    "plot_maj_vs_pass1",
+    "plot_pass_at_k",
+    "plot_rates",
+    "plot_steps",
+    "render",
+    "write_report",
+]
 
 COLORS = ("#1f77b4", "#d62728")  # run 1 (before), run 2 (after)
 
@@ -129,7 +143,7 @@ _SAMPLES_SQL = """
 
 
 def _frame(con, sql: str, run: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql, params=[run]).to_arrow_table())
+    return to_polars(con.sql(sql, params=[run]).to_arrow_table())
 
 
 def _lengths(con, run: str) -> tuple[pl.DataFrame, str]:

@@ -16,7 +16,7 @@ import polars as pl
 if TYPE_CHECKING:
     from engine.report import RunData
 
-__all__ = ["page"]
+__all__ = ["TABLE_METRICS", "page"]
 
 # Metrics of the per-dataset table, in order; pass@k/maj@k also at the largest k of the group.
 TABLE_METRICS = ("pass@1", "pass@K", "maj@K", "no_answer_rate", "truncation_rate",
@@ -105,8 +105,11 @@ def _compare_table(before: RunData, after: RunData) -> str:
             )
             if va is None and vb is None:
                 continue
-            delta = "–" if va is None or vb is None else f"{vb - va:+.3f}"
-            cls = "" if delta == "–" else (" up" if vb > va else " down" if vb < va else "")
+            if va is None or vb is None:
+                delta, cls = "–", ""
+            else:
+                delta = f"{vb - va:+.3f}"
+                cls = " up" if vb > va else " down" if vb < va else ""
             body.append(f"<tr><td>{_e(group)}</td><td>{_e(metric)}</td>"
                         f'<td class="n">{_e(_num(va, sa))}</td><td class="n">{_e(_num(vb, sb))}</td>'
                         f'<td class="n{cls}">{_e(delta)}</td></tr>')  # fmt: skip

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -45,6 +45,7 @@ __all__ = [
     "Data",
     "conform",
     "id_columns",
+    "to_polars",
 ]
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -160,7 +161,18 @@ def id_columns(table: str) -> tuple[str, ...]:
     return (key,) if isinstance(key, str) else key
 
 
-Data = pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]
+def to_polars(arrow: pa.Table) -> pl.DataFrame:
+    """``pl.from_arrow`` for a table, typed as the DataFrame it returns (never a Series).
+
+    >>> to_polars(pa.table({"a": [1, 2]})).height
+    2
+    """
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)  # polars returns a Series only for an Arrow array
+    return frame
+
+
+Data: TypeAlias = pa.Table | pl.DataFrame | Sequence[Mapping[str, Any]]
 
 
 def conform(table: str, data: Data, *, run_id: str | None = None) -> pa.Table:
@@ -236,6 +248,8 @@ def _pylist_to_array(table: str, name: str, field: pa.Field | None, values: list
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         first = next((type(v) for v in values if v is not None), None)
         row = next((i for i, v in enumerate(values) if v is not None and type(v) is not first), 0)
+        # pa.array() raised, so some value is not None and ``first`` is its type
+        assert first is not None
         expected = field.type if field else f"{first.__name__} like the rows before"
         raise SchemaError(
             f"row {row}: {values[row]!r} is {type(values[row]).__name__}, expected {expected}",

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["Shell"]
+__all__ = ["HELP", "HISTORY", "MODES", "Shell"]
 
 HISTORY = Path("~/.rlvr_sql_history")
 MODES = ("box", "csv", "json", "line", "markdown")

@@ -43,14 +43,18 @@ from verifiers.countdown import parse_expression
 
 __all__ = [
     "DIFFICULTIES",
+    "MAX_DRY_DRAWS",
     "SPLITS",
     "TASKS",
+    "TEST_FRACTION",
     "ArithmeticKnobs",
     "CountdownKnobs",
+    "Knobs",
     "LinearKnobs",
     "Problem",
     "SynthSummary",
     "parse_difficulty",
+    "prompt_rows",
     "split_of",
     "synth_prompts",
     "synthesize",

@@ -170,7 +170,9 @@ def _judge_batch(
         for future in pending:
             future.cancel()
         wait(pending)
-    finished = sorted((f for f in futures if f.done() and not f.cancelled()), key=futures.get)
+    finished = sorted(
+        (f for f in futures if f.done() and not f.cancelled()), key=futures.__getitem__
+    )
     rows = [future.result() for future in finished]
     if stop:
         rows = [row for row in rows if row["status"] not in ("error", "timeout")]

@@ -18,13 +18,15 @@ is in its module docstring.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from engine.errors import RlvrError, UserError
 
 __all__ = [
+    "BACKENDS",
     "Backend",
     "BackendError",
     "FinishReason",
@@ -33,6 +35,7 @@ __all__ = [
     "Sample",
     "SamplingParams",
     "check_context",
+    "get_backend",
     "sample_seed",
 ]
 
@@ -151,3 +154,23 @@ def check_context(prompt: Prompt, length: int, max_tokens: int, model: str, cont
             f"{max_tokens} it exceeds {model}'s context of {context} — "
             "lower --max-tokens or leave out the long prompts"
         )
+
+
+# name -> "module:class"; each class takes (model, **options).
+BACKENDS: dict[str, str] = {
+    "transformers": "engine.generate.transformers_backend:TransformersBackend",
+    "vllm": "engine.generate.vllm_backend:VllmBackend",
+    "openai": "engine.generate.openai_backend:OpenAIBackend",
+}
+
+
+def get_backend(name: str, *, model: str | None, **options: Any) -> Backend:
+    """Build the backend registered as ``name``; an unknown name is a BackendError."""
+    try:
+        target = BACKENDS[name]
+    except KeyError:
+        raise BackendError(
+            f"unknown backend {name!r} — backends are {', '.join(BACKENDS)}"
+        ) from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)(model, **options)

@@ -31,10 +31,10 @@ from engine.generate import Backend, Prompt, Sample, SamplingParams, get_backend
 from engine.generate.templates import TEMPLATES, build_prompt, join_reasoning, split_think
 from engine.generate.verify_stream import VerifyStream, start_pool
 from engine.interrupt import stop_on_signals
-from engine.lake import Lake
+from engine.lake import FinalStatus, Lake
 from engine.verify import VerifyConfig
 
-__all__ = ["GenerateConfig", "GenerateSummary", "generate"]
+__all__ = ["GenerateConfig", "GenerateSummary", "Progress", "generate"]
 
 _PROMPT_COLUMNS = ["prompt_id", "dataset", "split", "task", "problem", "answer", "tests", "meta"]
 # Settings that define a run's samples: resuming with other values would mix two experiments.
@@ -160,9 +160,9 @@ class _Job:
         self.start = time.perf_counter()
         self.tokens_at_start = backend.tokens_generated
 
-    def loop(self, todo: list[dict], requests: Mapping[str, Prompt]) -> str:
+    def loop(self, todo: list[dict], requests: Mapping[str, Prompt]) -> FinalStatus:
         """Generate every batch; mark the run (and its verify run) done, failed or interrupted."""
-        status = "failed"
+        status: FinalStatus = "failed"
         size = self.config.batch_prompts or _batch_prompts(self.backend, self.config)
         try:
             with stop_on_signals() as stop:
@@ -217,6 +217,7 @@ class _Job:
 
 
 def _rollout_row(run_id: str, prompt_id: str, index: int, sample: Sample, job: _Job) -> dict:
+    reasoning: str | None
     if sample.reasoning is not None:  # the server split the reasoning off (reasoning_content)
         completion = join_reasoning(sample.reasoning, sample.text)
         reasoning, answer = sample.reasoning, sample.text

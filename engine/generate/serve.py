@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from engine.generate.base import Backend, BackendError, Prompt, Sample, SamplingParams
 from engine.generate.templates import split_think
 
-__all__ = ["create_app"]
+__all__ = ["DEFAULT_MAX_TOKENS", "ChatMessage", "ChatRequest", "CompletionRequest", "create_app"]
 
 DEFAULT_MAX_TOKENS = 256
 

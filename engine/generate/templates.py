@@ -25,6 +25,10 @@ from engine.generate.base import Prompt
 __all__ = [
     "R1_ZERO_TEMPLATE",
     "TEMPLATES",
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "Render",
+    "TemplateName",
     "build_prompt",
     "chat_template_warnings",
     "join_reasoning",

@@ -241,7 +241,9 @@ def _load(model: str, device: str, dtype: str | None) -> tuple[Any, Any]:
             f"{model}: cannot load a model and tokenizer ({first[:200]}) — pass a local model "
             "folder (with config.json and tokenizer files), e.g. `rlvr model tiny --out models/tiny`"
         ) from exc
-    return tokenizer, lm.to(device).eval()
+    # transformers declares `to` through @wraps(nn.Module.to), which mypy reads as unbound (self
+    # first); the call is fine at runtime. A stub bug, hence the one narrow ignore.
+    return tokenizer, lm.to(device).eval()  # type: ignore[arg-type]
 
 
 def _set_threads(lm: Any, device: str, threads: int | None) -> int | None:

@@ -27,9 +27,9 @@ import signal
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from typing import Any, Literal
+from typing import Any
 
-from engine.lake import Lake
+from engine.lake import FinalStatus, Lake
 from engine.verify import VerifyConfig, judge
 
 __all__ = ["VerifyStream", "start_pool"]
@@ -128,7 +128,7 @@ class VerifyStream:
         with self._lock:
             return self.correct / self.primary if self.primary else None
 
-    def close(self, status: Literal["done", "failed", "interrupted"] = "done") -> None:
+    def close(self, status: FinalStatus = "done") -> None:
         """Wait for the queued batches (when interrupted, only those already started), stop the
         pool and mark the verify run. A worker's failure fails the run and is raised here."""
         if status == "interrupted":

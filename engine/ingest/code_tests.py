@@ -376,9 +376,10 @@ def _contest_case(
     ):
         return None
     keys = [k.value if isinstance(k, ast.Constant) else None for k in current.keys]
-    if all(isinstance(k, str) and k.isidentifier() for k in keys):
+    names = [k for k in keys if isinstance(k, str) and k.isidentifier()]
+    if len(names) == len(keys):  # every key a keyword name
         args = ", ".join(
-            f"{k}={_segment(src, v)}" for k, v in zip(keys, current.values, strict=True)
+            f"{k}={_segment(src, v)}" for k, v in zip(names, current.values, strict=True)
         )
     else:
         args = "**" + _segment(src, current)
@@ -413,12 +414,12 @@ def xcodeeval_cases(text: str, *, field: str = "testcases") -> list[tuple[str, l
     raw = parse_literal(text, field)
     if not isinstance(raw, list) or not raw:
         raise FieldError(field, "expected a non-empty list of {'input', 'output'}")
-    pairs = []
+    pairs: list[tuple[str, list[str]]] = []
     for i, case in enumerate(raw):
         out = case.get("output") if isinstance(case, dict) else None
         out = [out] if isinstance(out, str) else out
-        ok = isinstance(out, list) and all(isinstance(o, str) for o in out)
-        if not ok or not isinstance(case.get("input"), str):
+        strings = isinstance(out, list) and all(isinstance(o, str) for o in out)
+        if not (isinstance(out, list) and strings) or not isinstance(case.get("input"), str):
             raise FieldError(field, f"case {i}: expected {{'input': str, 'output': [str, ...]}}")
         pairs.append((case["input"], out))
     return pairs

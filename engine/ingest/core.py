@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from engine import ids
 from engine.errors import FieldError, InputError, UserError
@@ -30,7 +30,19 @@ from engine.ingest.code_tests import looks_pickled
 from engine.ingest.presets import PRESETS, Draft, Preset, Task, answer_text, preset_for_file
 from engine.ingest.readers import CsvOptions, Record, read_records
 
-__all__ = ["MAP_TARGETS", "ImportSummary", "Prepared", "import_prompts", "parse_mapping", "prepare"]
+__all__ = [
+    "MAP_TARGETS",
+    "TASKS",
+    "ImportSummary",
+    "Prepared",
+    "Progress",
+    "file_sha256",
+    "import_prompts",
+    "map_generic",
+    "parse_mapping",
+    "prepare",
+    "resolve_preset",
+]
 
 TASKS: tuple[str, ...] = get_args(Task)  # one source: engine.ingest.presets.Task
 # --map targets; each reads the source field named after it unless mapped.
@@ -259,7 +271,7 @@ def map_generic(rec: Mapping[str, Any], mapping: Mapping[str, str], task: str | 
         meta["source_id"] = source_id
     return Draft(
         problem=problem,
-        task=row_task,
+        task=cast(Task, row_task),  # checked against TASKS above
         answer=answer,
         tests=tests,
         split=_opt_str(rec, src["split"]) or "test",

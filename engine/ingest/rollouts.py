@@ -51,7 +51,21 @@ from engine.generate.templates import join_reasoning, split_think
 from engine.ingest.core import file_sha256
 from engine.ingest.readers import read_records
 
-__all__ = ["PRESETS", "RolloutImport", "Sample", "import_rollouts", "parse_mapping", "read_samples"]
+__all__ = [
+    "MAP_TARGETS",
+    "PRESETS",
+    "Reader",
+    "RolloutImport",
+    "Sample",
+    "generic",
+    "import_rollouts",
+    "lighteval",
+    "messages",
+    "nemo_skills",
+    "openai_batch",
+    "parse_mapping",
+    "read_samples",
+]
 
 MAP_TARGETS = ("problem", "completion", "id", "sample_idx", "reasoning", "finish_reason")
 
@@ -334,7 +348,8 @@ class _Prompts:
 
 def _match(samples: list[Sample], prompts: _Prompts, path: Path, dataset: str) -> list[dict]:
     """Rollout rows without run ids: prompt found, sample index settled (file order)."""
-    rows, used = [], defaultdict(set)
+    rows: list[dict] = []
+    used: defaultdict[str, set[int]] = defaultdict(set)  # sample indexes taken, per prompt
     for sample in samples:
         pid = prompts.find(sample)
         if pid is None:
@@ -356,6 +371,7 @@ def _match(samples: list[Sample], prompts: _Prompts, path: Path, dataset: str) -
 
 
 def _row(sample: Sample, prompt_id: str) -> dict[str, Any]:
+    reasoning: str | None
     if sample.reasoning is not None:
         completion = join_reasoning(sample.reasoning, sample.completion)
         reasoning, answer = sample.reasoning, sample.completion
@@ -397,13 +413,14 @@ def import_rollouts(
         raise UserError(f"dataset {dataset!r} has no prompts in the lake — import them first "
                         "with rlvr prompts import, or check --dataset")  # fmt: skip
     rows = _match(samples, _Prompts(prompt_rows), path, dataset)
-    params = {"file": str(path), "sha256": file_sha256(path), "preset": preset or "map",
+    preset_name = preset or "map"
+    params = {"file": str(path), "sha256": file_sha256(path), "preset": preset_name,
               "dataset": dataset, "mapping": mapping, "records": len(samples)}  # fmt: skip
     earlier = _earlier_run(lake, params, model)
     prompts = len({r["prompt_id"] for r in rows})
     if earlier is not None:
         return RolloutImport(run_id=earlier, rollouts=len(rows), prompts=prompts,
-                             preset=params["preset"], already_imported=True)  # fmt: skip
+                             preset=preset_name, already_imported=True)  # fmt: skip
     run_id = ids.new_run_id("import")
     for row in rows:
         row |= {"rollout_id": ids.rollout_id(run_id, row["prompt_id"], row["sample_idx"]),
@@ -411,11 +428,9 @@ def import_rollouts(
     from engine.schema import conform
 
     table = conform("rollouts", rows, run_id=run_id)  # validate before the run row is written
-    with lake.run("import", run_id=run_id, model=model, backend=params["preset"], params=params):
+    with lake.run("import", run_id=run_id, model=model, backend=preset_name, params=params):
         lake.append("rollouts", table, run_id=run_id)
-    return RolloutImport(
-        run_id=run_id, rollouts=len(rows), prompts=prompts, preset=params["preset"]
-    )
+    return RolloutImport(run_id=run_id, rollouts=len(rows), prompts=prompts, preset=preset_name)
 
 
 def _col(name: str) -> Any:

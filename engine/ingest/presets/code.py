@@ -156,7 +156,8 @@ def leetcode_contest(rec: dict[str, Any]) -> Draft:
     tests = function_tests(
         split_contest_tests(_str(rec, "test"), method), entry_point=f"Solution.{method}"
     )
-    info = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    meta = rec.get("meta")
+    info = meta if isinstance(meta, dict) else {}
     return Draft(
         problem=rec.get("prompt_sft") or prompt,
         task="code",

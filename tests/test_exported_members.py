@@ -32,16 +32,6 @@ PENDING: set[str] = {
     "verifiers.code.compare",
     "verifiers.code.functions",
     "verifiers.code.harness",
-    "verifiers.code.judge",
-    "verifiers.code.probes",
-    "verifiers.code.verify",
-    "verifiers.math._worker",
-    "verifiers.math.config",
-    "verifiers.math.extract",
-    "verifiers.math.normalize",
-    "verifiers.math.symbolic",
-    "verifiers.registry",
-    "verifiers.rewards",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from verifiers.errors import UnknownVerifier
 from verifiers.verdict import Verdict
 
-__all__ = ["REGISTRY", "get", "names"]
+__all__ = ["REGISTRY", "PromptScorer", "get", "names", "score"]
 
 PromptScorer = Callable[..., Verdict]
 

@@ -49,6 +49,7 @@ __all__ = [
     "make_language_reward",
     "make_reward",
     "math_reward",
+    "r1_zero_format_reward",
 ]
 
 log = logging.getLogger("verifiers.rewards")

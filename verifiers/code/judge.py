@@ -38,7 +38,20 @@ from verifiers.code.config import CodeConfig
 from verifiers.code.schema import CodeTests, StdioCase
 from verifiers.verdict import Status, Verdict
 
-__all__ = ["CODES", "TestResult", "code_for_status", "judge_stdio", "make_verdict"]
+__all__ = [
+    "CODES",
+    "VERSION",
+    "StopFn",
+    "TestResult",
+    "ast_guard",
+    "code_for_status",
+    "compile_failure",
+    "judge_stdio",
+    "make_verdict",
+    "python_syntax_error",
+    "run_job",
+    "run_reason",
+]
 
 CODES = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "SE")
 # 2: one harness run, tests decided in a process without the candidate; typed/tolerant case

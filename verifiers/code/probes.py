@@ -27,7 +27,7 @@ import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["PROBE", "complete_asserts", "probe_source", "surface_names"]
+__all__ = ["PROBE", "bound_names", "complete_asserts", "probe_source", "surface_names"]
 
 PROBE = "__rlvr_probe__"
 

@@ -67,6 +67,7 @@ from verifiers.verdict import Verdict
 
 __all__ = [
     "CODES",
+    "SUPPORTED",
     "CodeConfig",
     "TestResult",
     "averify_code",

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+__all__ = ["main"]
+
 _HEADER = struct.Struct("<I")
 _MEMORY_BYTES = 4 << 30  # a runaway sympy expansion dies with MemoryError, not the machine
 

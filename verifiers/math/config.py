@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["MathConfig"]
+__all__ = ["ListOrder", "MathConfig", "PercentPolicy"]
 
 PercentPolicy = Literal["strip", "fraction", "either"]
 ListOrder = Literal["ordered", "unordered"]

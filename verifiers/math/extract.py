@@ -22,7 +22,15 @@ import itertools
 import re
 from dataclasses import dataclass
 
-__all__ = ["Extraction", "extract_answer", "extract_gold", "find_boxed"]
+__all__ = [
+    "MATH_WORDS",
+    "Extraction",
+    "extract_answer",
+    "extract_gold",
+    "find_boxed",
+    "is_answer_only",
+    "mcq_letter",
+]
 
 _TAIL_CHARS = 60_000  # the answer is at the end; a megabyte response is read from its tail
 _BOX_CMDS = ("\\boxed", "\\fbox")

@@ -16,7 +16,15 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Normalized", "Number", "normalize", "parse_number"]
+__all__ = [
+    "Normalized",
+    "Number",
+    "mixed_to_expression",
+    "normalize",
+    "parse_number",
+    "repair_escapes",
+    "strip_units",
+]
 
 _MAX_DIGITS = 4000  # Python refuses int() on > 4300 digits; longer integers compare as strings
 _MAX_EXP10 = 400  # `a \times 10^{b}` with |b| above this is left to the bounded worker

@@ -47,7 +47,7 @@ from verifiers.math.structure import (
     vector_items,
 )
 
-__all__ = ["Ctx", "Side", "judge_symbolic"]
+__all__ = ["Ctx", "Side", "gold_parses", "judge_symbolic", "probe_points"]
 
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
 _FUNC_LHS = re.compile(r"^([A-Za-z])\(([a-z])\)$")

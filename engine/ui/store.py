@@ -4,15 +4,15 @@ Pages must render in ≤ 300 ms on a lake of a million rollouts (issue 15), and 
 keep one row per id with a window over the whole table, which costs seconds at that size. So a
 :class:`Store` builds, once per state of the lake, an in-memory DuckDB database of small tables
 without any text (``ui_facts``: one row per rollout; ``ui_prompt_stats``: one per (run, prompt);
-``ui_run_stats``; ``ui_prompts``: previews; ``ui_verdicts``), and pages query those. Each id's
-latest row is kept (the views' rule) together with where it lies: file and row number. Text
-(completions, verdict details, full problems) is read on demand by row number, with DuckDB's
-Parquet prefetching off so that a page reads the few pages of a column chunk holding its rows
-rather than the whole chunk (1 MB instead of 71 MB for 8 rollouts of 1800 characters among 128k),
-and Parquet footers are cached. :meth:`Store.warm_up` (``rlvr ui`` calls it before listening)
-builds the cache and reads every file's footer, so the first page waits for neither. The state of
-the lake is the list of data files with their sizes and mtimes, checked at most once a second; an
-append or a compact rebuilds the cache.
+``ui_run_stats``; ``ui_runs``; ``ui_prompts``: previews; ``ui_verdicts``), and pages query
+those. Each id's latest row is kept (the views' rule) with where it lies: file and row number.
+Text (completions, verdict details, full problems) is read on demand by row number, with
+DuckDB's Parquet prefetching off so that a page reads the few pages of a column chunk holding
+its rows rather than the whole chunk (1 MB instead of 71 MB for 8 rollouts of 1800 characters
+among 128k), and Parquet footers are cached. :meth:`Store.warm_up` (``rlvr ui`` calls it before
+listening) builds the cache and reads every file's footer, so the first page waits for neither.
+The state of the lake is the list of data files with their sizes and mtimes, checked at most
+once a second; an append or a compact rebuilds the cache.
 
 Definitions follow :mod:`engine.metrics_sql`: a rollout's accuracy verdict is the one from the
 verifier named like its prompt's task; judged = non-NULL reward; the majority answer groups
@@ -86,6 +86,9 @@ _CACHE_SQL = [
                    THEN coalesce(any_value(m.maj_score), 0.0) END AS maj_score
        FROM ui_facts AS f LEFT JOIN maj AS m USING (run_id, prompt_id)
        GROUP BY f.run_id, f.prompt_id ORDER BY f.run_id, f.prompt_id""",
+    "CREATE TABLE ui_runs AS SELECT * FROM runs",
+    """CREATE TABLE ui_datasets AS
+       SELECT DISTINCT run_id, dataset FROM ui_prompt_stats WHERE dataset IS NOT NULL""",
     """CREATE TABLE ui_run_stats AS
        SELECT s.run_id, s.prompts, s.rollouts, s.pass1, s.maj, s.k, l.len_correct,
               l.len_incorrect, l.len_all
@@ -98,17 +101,20 @@ _CACHE_SQL = [
                   FROM ui_facts GROUP BY 1) AS l USING (run_id)""",
 ]
 
-# Per table: the name of its located cache table and the columns kept in memory.
+# Per table: the name of its located cache table, the columns kept in memory, and whether it is
+# stored by id (pages look prompts and verdicts up by id; ui_rollouts only feeds ui_facts).
 _LOCATED = {
     "prompts": (
         "ui_prompts",
         "prompt_id, dataset, task, left(problem, 240) AS preview, answer",
+        True,
     ),
     "rollouts": (
         "ui_rollouts",
         "run_id, prompt_id, rollout_id, sample_idx, source, step, completion_tokens, finish_reason",
+        False,
     ),
-    "verdicts": ("ui_verdicts", "rollout_id, verifier, status, reward, extracted"),
+    "verdicts": ("ui_verdicts", "rollout_id, verifier, status, reward, extracted", True),
 }
 
 PROMPT_SORTS = {
@@ -231,8 +237,8 @@ class Store:
         files = {table: [str(p) for p in self.lake.files(table)] for table in SCHEMAS}
         for statement in sql.setup_statements(self.lake):
             db.execute(statement)
-        for table, (name, columns) in _LOCATED.items():
-            db.execute(_located(name, table, columns, files[table]))
+        for table, (name, columns, by_id) in _LOCATED.items():
+            db.execute(_located(name, table, columns, files[table], by_id=by_id))
         for statement in _CACHE_SQL:
             db.execute(statement)
         self._files = files
@@ -264,7 +270,7 @@ class Store:
                    CASE WHEN run.run_id IN (SELECT run_id FROM stale_runs) THEN 'stale'
                         ELSE run.status END AS status,
                    date_trunc('second', run.started_at) AS started_at, s.*
-            FROM runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
+            FROM ui_runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
             ORDER BY run.started_at DESC, run.run_id""")
         )
 
@@ -276,7 +282,7 @@ class Store:
             SELECT run.*, s.prompts, s.rollouts, s.pass1, s.maj, s.k, s.len_correct,
                    s.len_incorrect, s.len_all,
                    (SELECT count(*) FROM ui_facts WHERE run_id = ? AND step IS NOT NULL) AS steps
-            FROM runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
+            FROM ui_runs AS run LEFT JOIN ui_run_stats AS s USING (run_id)
             WHERE run.run_id = ?""",
                 [run_id, run_id],
             )
@@ -286,8 +292,7 @@ class Store:
     def datasets(self, run_id: str) -> list[str]:
         cur = self.cursor()
         rows = cur.execute(
-            "SELECT DISTINCT dataset FROM ui_prompt_stats WHERE run_id = ? AND dataset IS NOT NULL "
-            "ORDER BY 1",
+            "SELECT dataset FROM ui_datasets WHERE run_id = ? ORDER BY 1",
             [run_id],
         ).fetchall()
         return [row[0] for row in rows]
@@ -308,11 +313,13 @@ class Store:
         if dataset:
             where += " AND s.dataset = ?"
             params.append(dataset)
+        sorted_by = f"{order} {direction} NULLS LAST, s.prompt_id"
         query = f"""
-            SELECT s.*, p.preview, p.answer AS gold, p.task
-            FROM ui_prompt_stats AS s LEFT JOIN ui_prompts AS p USING (prompt_id)
-            WHERE {where} ORDER BY {order} {direction} NULLS LAST, s.prompt_id
-            LIMIT ? OFFSET ?"""
+            WITH s AS (
+                SELECT * FROM ui_prompt_stats AS s WHERE {where} ORDER BY {sorted_by}
+                LIMIT ? OFFSET ?)
+            SELECT s.*, p.preview, p.answer AS gold, p.task  -- the page's prompts only
+            FROM s LEFT JOIN ui_prompts AS p USING (prompt_id) ORDER BY {sorted_by}"""
         return _page(self.cursor(), query, params, page)
 
     def prompt(self, run_id: str, prompt_id: str) -> dict[str, Any] | None:
@@ -417,15 +424,18 @@ class Store:
             else ""
         )
         query = f"""
-            SELECT x.prompt_id, x.dataset, p.preview, x.pass_rate AS a_pass, y.pass_rate AS b_pass,
-                   y.pass_rate - x.pass_rate AS delta, x.maj_answer AS a_maj,
-                   y.maj_answer AS b_maj, x.maj_correct AS a_maj_correct,
-                   y.maj_correct AS b_maj_correct
-            FROM ui_prompt_stats AS x JOIN ui_prompt_stats AS y
-                 ON x.prompt_id = y.prompt_id AND x.run_id = ? AND y.run_id = ?
-            LEFT JOIN ui_prompts AS p ON p.prompt_id = x.prompt_id
-            {where}
-            ORDER BY abs(delta) DESC NULLS LAST, x.prompt_id LIMIT ? OFFSET ?"""
+            WITH pairs AS (
+                SELECT x.prompt_id, x.dataset, x.pass_rate AS a_pass, y.pass_rate AS b_pass,
+                       y.pass_rate - x.pass_rate AS delta, x.maj_answer AS a_maj,
+                       y.maj_answer AS b_maj, x.maj_correct AS a_maj_correct,
+                       y.maj_correct AS b_maj_correct
+                FROM ui_prompt_stats AS x JOIN ui_prompt_stats AS y
+                     ON x.prompt_id = y.prompt_id AND x.run_id = ? AND y.run_id = ?
+                {where}
+                ORDER BY abs(delta) DESC NULLS LAST, x.prompt_id LIMIT ? OFFSET ?)
+            SELECT pairs.*, p.preview  -- the previews of the page's prompts only
+            FROM pairs LEFT JOIN ui_prompts AS p USING (prompt_id)
+            ORDER BY abs(pairs.delta) DESC NULLS LAST, pairs.prompt_id"""
         return _page(self.cursor(), query, [a, b], page)
 
     def compare_summary(self, a: str, b: str) -> dict[str, Any]:
@@ -459,10 +469,11 @@ class Store:
         )
 
 
-def _located(name: str, table: str, columns: str, files: list[str]) -> str:
+def _located(name: str, table: str, columns: str, files: list[str], *, by_id: bool) -> str:
     """Table ``name``: ``columns`` of each id's latest row of ``table`` (the rule of the lake's
     views) and where that row lies, ``file_idx`` (in ``files``) and ``row`` (its row number), so a
-    page reads a few rows' text by number (DuckDB skips the pages of the file that hold others)."""
+    page reads a few rows' text by number (DuckDB skips the pages of the file that hold others).
+    ``by_id``: stored sorted by id, so that a lookup by id reads one row group, not all."""
     source = sql.table_source(table, [])  # the typed columns, even of files that lack some
     position, number = "NULL::INT", "NULL::BIGINT"
     if files:
@@ -476,7 +487,8 @@ def _located(name: str, table: str, columns: str, files: list[str]) -> str:
     return f"""
         CREATE TABLE {name} AS
         SELECT {columns}, {position} AS file_idx, {number} AS row FROM ({source})
-        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1"""
+        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY created_at DESC) = 1
+        {f"ORDER BY {keys}" if by_id else ""}"""
 
 
 def _read_located(
@@ -525,15 +537,10 @@ def _attach_verdicts(cur, files, rollouts: list[dict], task: str | None) -> None
     """Each rollout's ``verdicts`` (every verifier's latest, the task's first) and ``verdict``
     (the accuracy one, from the verifier named like the prompt's task)."""
     ids = [r["rollout_id"] for r in rollouts]
-    located = (
-        _dicts(
-            cur.execute(
-                "SELECT file_idx, row FROM ui_verdicts WHERE list_contains(?, rollout_id)", [ids]
-            )
-        )
-        if ids
-        else []
-    )
+    # one equality per id: each skips to its row group of the table stored by id (a list of ids
+    # would scan the whole table)
+    lookup = "SELECT file_idx, row FROM ui_verdicts WHERE rollout_id = ?"
+    located = _dicts(cur.execute(" UNION ALL ".join([lookup] * len(ids)), ids)) if ids else []
     verdicts = _read_located(cur, files, "verdicts", located, SCHEMAS["verdicts"].names).values()
     by_id: dict[str, list[dict]] = {}
     for verdict in sorted(verdicts, key=lambda v: (v["verifier"] != task, v["verifier"])):

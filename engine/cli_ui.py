@@ -12,7 +12,7 @@ from engine.cli_lake import LakeOption
 from engine.errors import UserError
 from engine.lake import Lake
 
-__all__ = ["check_bind", "register"]
+__all__ = ["LOOPBACK_NAMES", "check_bind", "register", "ui"]
 
 LOOPBACK_NAMES = {"localhost"}
 

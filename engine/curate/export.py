@@ -34,7 +34,7 @@ from engine.curate.select import dataset_path, read_lineage
 from engine.errors import UserError
 from engine.lake import Lake
 
-__all__ = ["FORMATS", "export_dataset", "rows_for"]
+__all__ = ["FORMATS", "Reasoning", "card", "export_dataset", "rows_for"]
 
 Reasoning = Literal["inline", "field"]
 FORMATS = ("sft-messages", "prompt-completion", "sharegpt", "grpo", "verl")

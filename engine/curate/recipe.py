@@ -31,7 +31,7 @@ import yaml
 from engine.curate.steps import STEPS, Step, Unit
 from engine.errors import UserError
 
-__all__ = ["BUILTIN", "Recipe", "load_recipe", "parse_recipe"]
+__all__ = ["BUILTIN", "BUILTIN_DIR", "TEXT_FIELDS", "Recipe", "load_recipe", "parse_recipe"]
 
 BUILTIN_DIR = Path(__file__).parent / "recipes"
 BUILTIN = tuple(sorted(path.stem for path in BUILTIN_DIR.glob("*.yaml")))

@@ -28,7 +28,27 @@ from verifiers import language
 from verifiers.format import verify_format
 from verifiers.language import SCRIPTS
 
-__all__ = ["STEPS", "Context", "Shared", "Step"]
+__all__ = [
+    "BOTH",
+    "STEPS",
+    "Context",
+    "Correct",
+    "Decontaminate",
+    "ExactDedup",
+    "Format",
+    "Language",
+    "Length",
+    "MaxPerPrompt",
+    "NearDedup",
+    "NoCodeBlocks",
+    "NoLongParagraphs",
+    "NoRepetition",
+    "NotTruncated",
+    "PassRate",
+    "Shared",
+    "Step",
+    "Unit",
+]
 
 Unit = Literal["rollouts", "prompts"]
 # What verifiers.language does not count as words (LaTeX, code, identifiers); the batch version
@@ -115,7 +135,7 @@ def _text(batch: pl.DataFrame, field_name: str) -> pl.Series:
     return batch[field_name]
 
 
-def _mask(values: Sequence[bool]) -> pl.Series:
+def _mask(values: Sequence[bool] | np.ndarray) -> pl.Series:
     return pl.Series("keep", values, dtype=pl.Boolean)
 
 

@@ -21,13 +21,23 @@ import polars as pl
 import xxhash
 
 __all__ = [
+    "BandIndex",
+    "WordHashes",
+    "code_blocks",
     "has_code_block",
+    "language_shares",
     "longest_paragraph_words",
+    "longest_paragraphs",
     "ngram_hashes",
+    "ngram_matrix",
+    "normalized_hashes",
     "normalized_text",
     "repetition_score",
+    "repetition_scores",
+    "shingle_hashes",
     "shingles",
     "words",
+    "words_series",
 ]
 
 _WORD = re.compile(r"\w+")
@@ -67,7 +77,7 @@ def longest_paragraph_words(text: str | None) -> int:
 
 def has_code_block(text: str | None) -> bool:
     """A fenced code block (``` or ~~~ at the start of a line)."""
-    return bool(text) and _FENCE.search(text) is not None
+    return bool(text and _FENCE.search(text))
 
 
 def normalized_text(text: str | None) -> str:
@@ -193,8 +203,8 @@ def language_shares(
     (latin,) = ascii_scripts
     share = 1.0 if target == latin else 0.0
     has_word = prose.str.contains(scripts[latin])
-    shares = pl.select(pl.when(has_word).then(pl.lit(share)).otherwise(None).alias("share"))
-    shares = shares.to_series().cast(pl.Float64)
+    column = pl.select(pl.when(has_word).then(pl.lit(share)).otherwise(None).alias("share"))
+    shares = column.to_series().cast(pl.Float64)
     rows = np.flatnonzero(other)
     if len(rows):
         counted = _counted_shares(prose.gather(rows), target, scripts)

@@ -30,7 +30,7 @@ from engine.ui.plots import line_svg
 from engine.ui.readonly import ReadOnlySQL
 from engine.ui.store import PROMPT_SORTS, Filters, Store
 
-__all__ = ["create_app"]
+__all__ = ["COOKIE", "LOOPBACK_HOSTS", "TEMPLATES", "create_app"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 COOKIE = "rlvr_ui_token"

@@ -28,7 +28,7 @@ from engine.errors import UserError
 from engine.lake import Lake
 from engine.schema import SCHEMAS
 
-__all__ = ["QueryResult", "ReadOnlySQL"]
+__all__ = ["MAX_CELL_CHARS", "QueryResult", "ReadOnlySQL"]
 
 MAX_CELL_CHARS = 500
 

@@ -22,9 +22,6 @@ NOT_API = {"log", "logger"}
 PENDING: set[str] = {
     "engine.curate.select",
     "engine.ui.store",
-    "verifiers.code.compare",
-    "verifiers.code.functions",
-    "verifiers.code.harness",
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from verifiers.code.codec import PlainObject, Unserializable, encode
 from verifiers.code.compare import (
     MALFORMED,
     compare_values,
@@ -17,7 +18,6 @@ from verifiers.code.compare import (
     short_repr,
     values_equal,
 )
-from verifiers.code.harness import PlainObject, Unserializable, encode
 
 TOL = "float:abs=1e-6,rel=1e-6"
 CHECKERS = ("equal", "equal:strict", "equal:python", TOL, "float", "tokens", "")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from verifiers.code.codec import PlainObject, Unserializable, decode, encode
 from verifiers.code.functions import parse_channel
-from verifiers.code.harness import PlainObject, Unserializable, decode, encode
 from verifiers.code.probes import PROBE, bound_names, probe_source
 
 plain = st.recursive(

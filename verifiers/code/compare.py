@@ -49,10 +49,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from verifiers.code import harness
+from verifiers.code import codec
 
 __all__ = [
     "MALFORMED",
+    "MAX_DEPTH",
     "compare_values",
     "decode_value",
     "parse_value_checker",
@@ -60,7 +61,7 @@ __all__ = [
     "values_equal",
 ]
 
-MAX_DEPTH = 400  # deeper than the harness encodes (200): only a forged record gets here
+MAX_DEPTH = 400  # deeper than the codec encodes (200): only a forged record gets here
 _EXACT_FLOAT_INT = 2**53
 _SEQUENCES = (list, tuple, deque)
 _SETS = (set, frozenset)
@@ -77,10 +78,10 @@ MALFORMED: Any = _Malformed()
 
 
 def decode_value(node: Any) -> Any:
-    """`harness.decode` for a node from the candidate's record; `MALFORMED` instead of raising
+    """`codec.decode` for a node from the candidate's record; `MALFORMED` instead of raising
     (a forged node may be anything: a Fraction over zero, a bad Decimal, 10,000 levels deep)."""
     try:
-        return harness.decode(node)
+        return codec.decode(node)
     except (
         Exception,
         RecursionError,
@@ -129,7 +130,7 @@ def values_equal(
 def _equal(g: Any, w: Any, tol, strict: bool, depth: int, seen: set) -> bool:
     if depth > MAX_DEPTH or g is MALFORMED or w is MALFORMED:
         return False
-    if isinstance(g, harness.Unserializable) or isinstance(w, harness.Unserializable):
+    if isinstance(g, codec.Unserializable) or isinstance(w, codec.Unserializable):
         return False
     if _is_number(g) or _is_number(w):
         return _numbers_equal(g, w, tol, strict)
@@ -147,7 +148,7 @@ def _equal(g: Any, w: Any, tol, strict: bool, depth: int, seen: set) -> bool:
         return _mappings_equal(g, w, tol, strict, d, seen)
     if isinstance(g, _SETS) and isinstance(w, _SETS):
         return _sets_equal(g, w, tol, strict, d, seen)
-    if isinstance(g, harness.PlainObject) and isinstance(w, harness.PlainObject):
+    if isinstance(g, codec.PlainObject) and isinstance(w, codec.PlainObject):
         key = (id(g), id(w))
         if key in seen:  # a cycle: equal so far
             return True

@@ -28,10 +28,10 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sandbox import Job, Limits, Run, RunResult, get_language
-from verifiers.code import harness
+from verifiers.code import codec, harness
 from verifiers.code.compare import MALFORMED, compare_values, decode_value, short_repr
 from verifiers.code.config import CodeConfig
 from verifiers.code.judge import (
@@ -46,11 +46,25 @@ from verifiers.code.probes import (
     bound_names,
     complete_asserts,
 )
-from verifiers.codetests import CodeTests, FunctionCase
+from verifiers.code.schema import CodeTests, FunctionCase
 
-__all__ = ["build_program", "judge_function", "parse_channel"]
+__all__ = [
+    "HARNESS_SOURCE",
+    "MAX_CHANNEL_BYTES",
+    "MAX_RECORD_BYTES",
+    "RawRecord",
+    "build_program",
+    "harness_files",
+    "harness_pyc",
+    "judge_function",
+    "parse_channel",
+]
 
-HARNESS_SOURCE = Path(harness.__file__).read_text(encoding="utf-8")
+# The program run in the jail: the codec, then the harness (which imports the codec only where it
+# is not `__main__`), as one file: one .pyc to unmarshal, no import path inside the jail.
+HARNESS_SOURCE = "\n\n".join(
+    Path(module.__file__ or "").read_text(encoding="utf-8") for module in (codec, harness)
+)
 
 
 def harness_pyc(magic: bytes = importlib.util.MAGIC_NUMBER) -> bytes:
@@ -63,9 +77,10 @@ def harness_pyc(magic: bytes = importlib.util.MAGIC_NUMBER) -> bytes:
 def harness_files() -> tuple[str, bytes | str]:
     """(file name, content) of the harness sent into the jail.
 
-    Compiling the 700-line harness costs ~5 ms on every run (a script is never cached), a sixth
-    of a harness run; so when the jail's interpreter reads our bytecode (same MAGIC, checked once
-    by asking that interpreter, our own trusted one-liner) it gets a .pyc; otherwise the source.
+    Compiling the ~1,000 lines of codec and harness costs ~5 ms on every run (a script is never
+    cached), a sixth of a harness run; so when the jail's interpreter reads our bytecode (same
+    MAGIC, checked once by asking that interpreter, our own trusted one-liner) it gets a .pyc;
+    otherwise the source.
     """
     interpreter = get_language("python").run[0]
     probe = "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"
@@ -120,14 +135,20 @@ MAX_CHANNEL_BYTES = 8 << 20
 _TEXT_FIELDS = ("t", "kind", "why", "msg", "exc")
 
 
-def parse_channel(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
+# A channel record as the verifier parsed it: shaped like a `protocol.Record` by claim only (the
+# run's stdout is the jail's), so every field used is checked where it is read (`_index`,
+# `_seconds`, `_clean`; judging is total: tests/adversarial/test_code_totality.py).
+RawRecord = dict[str, Any]
+
+
+def parse_channel(stdout: bytes, nonce: str) -> list[RawRecord]:
     """The harness's records, in order; stops at the first break in the numbering.
 
     A record over `MAX_RECORD_BYTES` (or past `MAX_CHANNEL_BYTES` in all) is not parsed: an
     ``{"t": "oversized"}`` record stands in for it and parsing stops (the test in flight is OLE).
     Text fields are made strings of bounded length, whatever the record claims.
     """
-    records: list[dict[str, Any]] = []
+    records: list[RawRecord] = []
     tag, start, budget = nonce.encode() + b" ", 0, MAX_CHANNEL_BYTES
     while start < len(stdout):
         end = stdout.find(b"\n", start)
@@ -153,7 +174,7 @@ def parse_channel(stdout: bytes, nonce: str) -> list[dict[str, Any]]:
     return records
 
 
-def _clean(doc: dict[str, Any]) -> dict[str, Any]:
+def _clean(doc: RawRecord) -> RawRecord:
     for key in _TEXT_FIELDS:
         if key in doc:
             value = doc[key]
@@ -166,18 +187,19 @@ def _clean(doc: dict[str, Any]) -> dict[str, Any]:
 class _Run:
     """One harness run's outcome: its records by kind, the sandbox result, or a fault."""
 
-    def __init__(self, records: list[dict], run: RunResult | None, fault: str | None) -> None:
+    def __init__(self, records: list[RawRecord], run: RunResult | None, fault: str | None) -> None:
         self.run, self.fault = run, fault
         self.ready = bool(records) and records[0].get("t") == "ready"
-        self.by_kind: dict[str, list[dict]] = {}
+        self.by_kind: dict[str, list[RawRecord]] = {}
         for rec in records:
             self.by_kind.setdefault(str(rec.get("t")), []).append(rec)
         self.ended = "end" in self.by_kind
         if fault is None and not self.ready:
             self.fault = "the harness did not start: " + (run_reason(run) if run else "no run")
 
-    def first(self, kind: str) -> dict | None:
-        return (self.by_kind.get(kind) or [None])[0]
+    def first(self, kind: str) -> RawRecord | None:
+        found = self.by_kind.get(kind)
+        return found[0] if found else None
 
 
 _CANDIDATE_KEYS = ("program", "prefix", "entry", "nonce")
@@ -216,7 +238,7 @@ def _limits(n_tests: int, config: CodeConfig) -> Limits:
     return Limits(cpu_s=cpu, wall_s=2 * cpu + 5, memory_mb=config.memory_mb, output_bytes=64 << 20)
 
 
-def _index(rec: dict, total: int) -> int | None:
+def _index(rec: RawRecord, total: int) -> int | None:
     """A record's test index if it is a valid one (a forged record may carry anything)."""
     i = rec.get("i")
     return i if type(i) is int and 0 <= i < total else None
@@ -262,18 +284,20 @@ def judge_function(
         expected = _expected_values(cases)
     # Non-literal expected sources are evaluated by the judge process, never the candidate's.
     base["expected"] = {str(i): c.expected for i, c in enumerate(cases) if expected[i] is _NO_VALUE}
-    recorded, crashes, load, fault, exp_values = _record(base, program, total, config)
-    if fault is not None:
-        return [TestResult(i=i, code="SE", reason=fault) for i in range(total)], None
+    rec = _record(base, total, config)
+    if rec.fault is not None:
+        return [TestResult(i=i, code="SE", reason=rec.fault) for i in range(total)], None
+    load = rec.load
     if load is not None and not load.get("ok"):
         why = f"the program failed to load: {load.get('exc')}: {load.get('msg', '')}"[:300]
         return [TestResult(i=i, code="RE", reason=why) for i in range(total)], None
     results = []
     for i in range(total):
-        if i in crashes:
-            results.append(crashes[i])
-        elif i in recorded:
-            results.append(_judge_one(i, recorded[i], expected, exp_values, config, tests.checker))
+        if i in rec.crashes:
+            results.append(rec.crashes[i])
+        elif i in rec.results:
+            got = _judge_one(i, rec.results[i], expected, rec.expected, config, tests.checker)
+            results.append(got)
     return results, None
 
 
@@ -296,7 +320,8 @@ def _base_doc(tests: CodeTests, program: str, prefix: str, config: CodeConfig) -
         "batch": {
             i: name
             for i, c in enumerate(cases)
-            if bound.get(name := _plain_call(c.call)) not in (None, "data", "class")
+            if (name := _plain_call(c.call)) is not None
+            and bound.get(name) not in (None, "data", "class")
         },
         "asserts": list(tests.asserts),
         "seed": config.seed,
@@ -372,62 +397,87 @@ def _bound_in(texts: tuple[str, ...]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _record(base: dict, program: str, total: int, config: CodeConfig):
-    """Harness runs (restarted after a fatal test in all-tests mode): per-test records, crashes,
-    the load record, a fault of ours, and the judge's values of non-literal expected sources."""
-    recorded: dict[int, dict] = {}
-    crashes: dict[int, TestResult] = {}
-    exp_values: dict[int, dict] = {}
-    load, start, skip = None, 0, []
+@dataclasses.dataclass(slots=True)
+class _Recorded:
+    """What the harness runs of one verdict left (`_record`): the record of each test that ran,
+    the tests that ended a run, the judge's values of non-literal expected sources, the load
+    record, or a fault of ours (then nothing else counts)."""
+
+    results: dict[int, RawRecord] = dataclasses.field(default_factory=dict)  # ``res``, by test
+    crashes: dict[int, TestResult] = dataclasses.field(default_factory=dict)  # TLE/MLE/RE/OLE
+    expected: dict[int, RawRecord] = dataclasses.field(default_factory=dict)  # ``exp``, by case
+    load: RawRecord | None = None  # the first run's ``load`` record
+    fault: str | None = None  # ours: the verdict is SE
+
+    def keep(self, out: _Run, total: int) -> None:
+        """A run's ``exp`` and ``res`` records with a valid index; the first one of each wins."""
+        for kind, kept in (("exp", self.expected), ("res", self.results)):
+            for rec in out.by_kind.get(kind, []):
+                i = _index(rec, total)
+                if i is not None:
+                    kept.setdefault(i, rec)
+
+
+def _record(base: dict[str, Any], total: int, config: CodeConfig) -> _Recorded:
+    """Harness runs, restarted after a test that ended one (all-tests mode) or, one call at a
+    time, from a window of calls sent ahead that took too long together (``retry``)."""
+    rec = _Recorded()
+    start, skip = 0, list[int]()
     attempt = 0
     while attempt <= config.max_restarts:
         doc = {**base, "start": start, "skip": skip}
         out = _run_harness(doc, _limits(total - start, config), config)
         if out.fault is not None:
-            return recorded, crashes, load, out.fault, exp_values
-        load = load or out.first("load")
-        if load is None or not load.get("ok"):
-            if load is None:  # died while loading the program (import-time loop, MemoryError)
+            rec.fault = out.fault
+            return rec
+        rec.load = rec.load or out.first("load")
+        if rec.load is None or not rec.load.get("ok"):
+            if rec.load is None:  # died while loading the program (import-time loop, MemoryError)
                 code, why = _crash_code(out.run, out)
-                crashes[start] = TestResult(i=start, code=code, reason=f"while loading: {why}")
-            return recorded, crashes, load, None, exp_values
-        for rec in out.by_kind.get("exp", []):
-            i = _index(rec, total)
-            if i is not None:
-                exp_values.setdefault(i, rec)
-        for rec in out.by_kind.get("res", []):
-            i = _index(rec, total)
-            if i is not None:
-                recorded.setdefault(i, rec)
+                rec.crashes[start] = TestResult(i=start, code=code, reason=f"while loading: {why}")
+            return rec
+        rec.keep(out, total)
         retry = out.first("retry")  # calls sent ahead took over one test's limits together
         if retry is not None and base.get("batch") and _index(retry, total) is not None:
             base = {**base, "batch": {}}  # from that test on, one call at a time: no restart
             start = int(retry["i"])
             continue
         attempt += 1
-        tle = out.first("tle") or out.first("ole") or out.first("died")
-        if tle is not None and _index(tle, total) is None:
-            tle = None
         if out.ended:
             break
-        done = [i for i in recorded if i >= start]
-        inflight = int(tle["i"]) if tle else (max(done) + 1 if done else start)
-        while inflight in skip:
-            inflight += 1
+        halt = _halt(out, total)
+        inflight = _in_flight(halt, rec.results, start, skip)
         if inflight >= total:
             break
-        code, why = _stop_code(tle, out)
-        crashes[inflight] = TestResult(i=inflight, code=code, reason=why)
+        code, why = _stop_code(halt, out)
+        rec.crashes[inflight] = TestResult(i=inflight, code=code, reason=why)
         if config.stop_at_first_failure:
             break
         skip = [*skip, inflight]
         start = inflight + 1
         if start >= total:
             break
-    return recorded, crashes, load, None, exp_values
+    return rec
 
 
-def _stop_code(stop: dict | None, out: _Run) -> tuple[str, str]:
+def _halt(out: _Run, total: int) -> RawRecord | None:
+    """The run's ``tle``, ``ole`` or ``died`` record (`protocol.Halt`), if its index is valid."""
+    halt = out.first("tle") or out.first("ole") or out.first("died")
+    return halt if halt is not None and _index(halt, total) is not None else None
+
+
+def _in_flight(
+    halt: RawRecord | None, results: dict[int, RawRecord], start: int, skip: list[int]
+) -> int:
+    """The test that ended a run: the one the judge names, else the one after the last record."""
+    done = [i for i in results if i >= start]
+    inflight = int(halt["i"]) if halt else (max(done) + 1 if done else start)
+    while inflight in skip:
+        inflight += 1
+    return inflight
+
+
+def _stop_code(stop: RawRecord | None, out: _Run) -> tuple[str, str]:
     """The code of the test that ended a run: the judge process's ``tle`` or ``ole`` (it killed
     the candidate past a per-test limit or the reply cap) or ``died`` (the run's status: MLE when
     the memory cgroup OOM-killed it), else what the run's status says."""
@@ -442,16 +492,24 @@ def _stop_code(stop: dict | None, out: _Run) -> tuple[str, str]:
     return ("RE" if code == "SE" else code), f"{why}; {status}".strip("; ")
 
 
+class _Timed(TypedDict):
+    """The fields every `TestResult` of a recorded test shares."""
+
+    i: int
+    time_s: float
+    wall_s: float
+
+
 def _judge_one(
     i: int,
-    rec: dict,
-    expected: list,
-    exp_values: dict[int, dict],
+    rec: RawRecord,
+    expected: list[Any],
+    exp_values: dict[int, RawRecord],
     config: CodeConfig,
     checker: str = "equal",
 ) -> TestResult:
     cpu, wall = _seconds(rec.get("cpu")), _seconds(rec.get("wall"))
-    common = dict(i=i, time_s=round(cpu, 6), wall_s=round(wall, 6))
+    common: _Timed = {"i": i, "time_s": round(cpu, 6), "wall_s": round(wall, 6)}
     if cpu > config.test_cpu_s:
         return TestResult(code="TLE", reason=f"CPU {cpu:.3f} s > {config.test_cpu_s:g} s", **common)
     if i < len(expected):  # by position, whatever the record claims
@@ -474,7 +532,12 @@ def _seconds(value: Any) -> float:
 
 
 def _judge_case(
-    i: int, rec: dict, expected: list, exp_values: dict, common: dict, checker: str = "equal"
+    i: int,
+    rec: RawRecord,
+    expected: list[Any],
+    exp_values: dict[int, RawRecord],
+    common: _Timed,
+    checker: str = "equal",
 ) -> TestResult:
     """A case's result against its expected value, by the tests' checker (`compare`): total,
     whatever the record holds (a forged node is a malformed value, WA)."""

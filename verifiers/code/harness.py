@@ -1,8 +1,10 @@
 """The function-call harness: this file's source *is* the program run inside the sandbox.
 
-It is sent as ``main.py`` and run by the sandbox's Python (stdlib only, 3.11+). The verifier
-process imports the same module for `decode` (the host side of the typed-JSON channel); nothing
-here runs candidate code outside the sandbox.
+It is sent as ``main.py`` (or its ``.pyc``), after the source of `verifiers.code.codec` (the
+typed-JSON values it sends and reads), and run by the sandbox's Python (stdlib only, 3.11+, no
+`typing`). The verifier imports only the codec to read the records; nothing here runs candidate
+code outside the sandbox. The messages between the three processes, key by key, are the
+``TypedDict`` s of `verifiers.code.protocol`.
 
 Two processes in one jail (issue 9, classes 2 and 3)
 ----------------------------------------------------
@@ -46,331 +48,77 @@ answers calls, nothing else. Its whole view of the tests is the arguments of the
    the candidate (``retry``) and the verifier runs the tests from that one again, one call at a
    time. The candidate learns nothing new (the next arguments a little earlier).
 
-Channel records are lines ``<nonce> <seq> <json>``; the verifier checks nonce and sequence and
-ignores everything else. A test whose call killed the candidate ends the run with a ``tle``,
-``ole``, ``died`` (or ``retry``) record naming it; the verifier restarts the harness after it in all-tests
-mode.
+Channel records are lines ``<nonce> <seq> <json>`` (`verifiers.code.protocol.Record`); the
+verifier checks nonce and sequence and ignores everything else. A test whose call killed the
+candidate ends the run with a ``tle``, ``ole``, ``died`` (or ``retry``) record naming it
+(`~verifiers.code.protocol.Halt`); the verifier restarts the harness after it in all-tests mode.
 """
 
-import _json  # the C half of json: no `re` import (start-up time is per run)
 import _thread
 import builtins
 import gc
 import marshal
-import math
 import os
 import select
 import sys
 import time
 from _collections import deque  # not `collections`: its import costs ~0.8 ms per run
 
+if __name__ != "__main__":  # the verifier's import; in the jail, codec.py's source came first
+    from verifiers.code.codec import (
+        MAX_DEPTH,
+        StandIn,
+        Unserializable,
+        decode,
+        dumps,
+        encode,
+        loads,
+    )
+
+# Annotations are strings, their types imported for the type checker only (`typing` is not
+# loaded in the jail; importing it would cost ~8 ms per run).
+_TYPE_CHECKING = False
+if _TYPE_CHECKING:
+    from typing import Any, Literal, NoReturn, TypeAlias
+
+    from verifiers.code.protocol import Node, Record, Reply, Request, Res
+
+    # A call sent ahead (`_send_window`): (test index, args, kwargs, the classes to decode with)
+    _Ahead: TypeAlias = tuple[int, tuple[Any, ...], dict[str, Any], dict[str, type]]
+    _Test: TypeAlias = tuple[Literal["case", "assert"], str]  # (kind, source) of one test
+    # Why the judge stopped the candidate: the `Halt` record it sends (kind, why)
+    _Failure: TypeAlias = tuple[Literal["tle", "ole", "died", "retry"], str]
+
+__all__ = [
+    "MAX_REPLY",
+    "PIPE_BUF",
+    "Candidate",
+    "Channel",
+    "Raised",
+    "Refused",
+    "Remote",
+    "RemoteClass",
+    "RemoteFunc",
+    "RemoteInstance",
+    "Stop",
+    "judge",
+    "main",
+]
+
 # Imported by `main` only when the program or the tests mention it (~1 ms per run otherwise).
-random = None
-
-MAX_DEPTH = 200
-
-
-# -- typed JSON ------------------------------------------------------------------------------
-def encode(value, trusted=(), _memo=None, _depth=0):
-    """A JSON-able tagged form of a plain value; anything else becomes ``["u", type name]``.
-
-    Ints are decimal strings (arbitrary precision, never through float); floats are ``repr``;
-    containers keep their type (list/tuple/set/frozenset/dict/deque); instances of ``trusted``
-    classes (the prompt's ``ListNode``/``TreeNode``) are encoded field by field, with back
-    references for cycles. Subclasses of builtins are encoded as their base type, which strips
-    any overridden ``__eq__``.
-    """
-    if _depth > MAX_DEPTH:
-        return ["u", "too deep"]
-    memo = {} if _memo is None else _memo
-    d = _depth + 1
-    if value is None:
-        return ["n"]
-    if type(value) is Unserializable:
-        return ["u", value.what]
-    if isinstance(value, bool):
-        return ["b", bool(int.__int__(value))]
-    if isinstance(value, int):
-        return ["i", int.__repr__(value)]
-    if isinstance(value, float):
-        return ["f", float.__repr__(value)]
-    if isinstance(value, complex):
-        return ["c", float.__repr__(value.real), float.__repr__(value.imag)]
-    if isinstance(value, str):
-        return ["s", str.__str__(value)]
-    if isinstance(value, (bytes, bytearray)):
-        return ["y" if isinstance(value, bytes) else "Y", bytes(value).hex()]
-    module = type(value).__module__
-    if module in ("decimal", "fractions"):  # imported lazily: start-up time matters here
-        from decimal import Decimal
-        from fractions import Fraction
-
-        if isinstance(value, Decimal):
-            return ["D", str(Decimal.__str__(value))]
-        if isinstance(value, Fraction):
-            return ["Q", int.__repr__(value.numerator), int.__repr__(value.denominator)]
-    seq = _sequence_tag(value)
-    if seq is not None:
-        if id(value) in memo:
-            return ["u", "cyclic container"]
-        memo[id(value)] = None
-        try:
-            if seq == "d":
-                items = [
-                    [encode(k, trusted, memo, d), encode(v, trusted, memo, d)]
-                    for k, v in list(dict.items(value))
-                ]
-                return ["d", items]
-            return [seq, [encode(v, trusted, memo, d) for v in list(value)]]
-        finally:
-            memo.pop(id(value), None)
-    if isinstance(value, StandIn):
-        return _encode_standin(value, trusted, memo, d)
-    if type(value) is type and _BUILTIN_TYPES.get(value.__name__) is value:
-        return ["T", value.__name__]  # `remove_datatype(t, int)` (MBPP 533)
-    if type(value) in trusted:
-        return _encode_object(value, trusted, memo, d)
-    item = getattr(type(value), "item", None)
-    if type(value).__module__ == "numpy" and callable(item) and getattr(value, "ndim", 1) == 0:
-        return encode(value.item(), trusted, memo, d)
-    return ["u", type(value).__name__]
-
-
-def _sequence_tag(value):
-    if isinstance(value, dict):
-        return "d"
-    if isinstance(value, list):
-        return "l"
-    if isinstance(value, tuple):
-        return "t"
-    if isinstance(value, frozenset):
-        return "F"
-    if isinstance(value, set):
-        return "S"
-    if isinstance(value, deque):
-        return "q"
-    return None
-
-
-def _encode_object(value, trusted, memo, depth):
-    refs = memo.setdefault("__objects__", {})
-    if id(value) in refs:
-        return ["r", refs[id(value)]]
-    refs[id(value)] = len(refs)
-    fields = getattr(value, "__dict__", {})
-    attrs = [[k, encode(v, trusted, memo, depth)] for k, v in list(fields.items())]
-    return ["o", type(value).__name__, refs[id(value)], attrs]
-
-
-_BUILTIN_TYPES = {
-    t.__name__: t
-    for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple, dict, set, frozenset)
-}
-
-
-def _encode_standin(value, trusted, memo, depth):
-    refs = memo.setdefault("__objects__", {})
-    if id(value) in refs:
-        return ["r", refs[id(value)]]
-    refs[id(value)] = len(refs)
-    fields = dict(value.__dict__)
-    init = fields.pop("__rlvr_init__", ((), {}))
-    made = encode([list(init[0]), init[1]], trusted, memo, depth)
-    attrs = [[k, encode(v, trusted, memo, depth)] for k, v in list(fields.items())]
-    return ["P", type(value).__name__, refs[id(value)], made, attrs]
-
-
-class StandIn:
-    """Judge-side stand-in for a program class the tests build inputs with (MBPP's ``Node``):
-    keeps its constructor arguments and attributes; the candidate process rebuilds it with the
-    program's own class (tag ``P``)."""
-
-    def __init__(self, *args, **kwargs):
-        self.__dict__["__rlvr_init__"] = (args, kwargs)
-
-
-class Unserializable:
-    """A value the encoder refused: equal to nothing (so a test comparing it fails)."""
-
-    def __init__(self, what):
-        self.what = what
-
-    def __eq__(self, other):
-        return False
-
-    def __ne__(self, other):
-        return True
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return f"<unserializable {self.what}>"
-
-
-class PlainObject:
-    """An instance of a trusted class decoded where that class does not exist (the verifier)."""
-
-    def __init__(self, cls, attrs):
-        self.cls, self.attrs = cls, attrs
-
-    def __eq__(self, other):
-        return (
-            isinstance(other, PlainObject) and self.cls == other.cls and self.attrs == other.attrs
-        )
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return f"{self.cls}({self.attrs!r})"
-
-
-_INT_CHARS = frozenset("-0123456789")
-
-
-def decode(node, classes=None, _refs=None, builders=None):
-    """The value `encode` described; strict: a malformed node raises ValueError.
-
-    ``classes`` maps class names to trusted classes (inside the sandbox); without it objects
-    decode as `PlainObject`. ``builders`` (the candidate process only) maps program class names
-    to the program's classes, for stand-ins (tag ``P``); elsewhere that tag is malformed.
-    """
-    refs = {} if _refs is None else _refs
-    if builders is not None:
-        classes = _Classes(classes or {}, builders)
-    tag = node[0]
-    if tag == "n":
-        return None
-    if tag == "b":
-        return node[1] is True
-    if tag == "i":
-        text = node[1]
-        if not isinstance(text, str) or not text or not set(text) <= _INT_CHARS:
-            raise ValueError("bad int")
-        if len(text) > 4000:
-            return Unserializable(f"int of {len(text)} digits")
-        return int(text)
-    if tag == "f":
-        return float(node[1])
-    if tag == "c":
-        return complex(float(node[1]), float(node[2]))
-    if tag == "s":
-        if not isinstance(node[1], str):
-            raise ValueError("bad str")
-        return node[1]
-    if tag in ("y", "Y"):
-        raw = bytes.fromhex(node[1])
-        return raw if tag == "y" else bytearray(raw)
-    if tag == "D":
-        from decimal import Decimal
-
-        return Decimal(node[1])
-    if tag == "Q":
-        from fractions import Fraction
-
-        return Fraction(int(node[1]), int(node[2]))
-    if tag == "d":
-        return {_hashable(decode(k, classes, refs)): decode(v, classes, refs) for k, v in node[1]}
-    if tag in ("l", "t", "S", "F", "q"):
-        items = [decode(v, classes, refs) for v in node[1]]
-        if tag == "l":
-            return items
-        if tag == "t":
-            return tuple(items)
-        if tag == "q":
-            return deque(items)
-        items = [_hashable(v) for v in items]
-        return set(items) if tag == "S" else frozenset(items)
-    if tag == "o":
-        return _decode_object(node, classes, refs)
-    if tag == "P":
-        return _build_standin(node, classes, refs)
-    if tag == "T":
-        return _BUILTIN_TYPES[node[1]]
-    if tag == "r":
-        return refs[node[1]]
-    if tag == "u":
-        return Unserializable(str(node[1]))
-    raise ValueError(f"unknown tag {tag!r}")
-
-
-def _hashable(value):
-    try:
-        hash(value)
-    except TypeError:
-        return Unserializable("unhashable key")
-    return value
-
-
-def _decode_object(node, classes, refs):
-    _, name, ref, attrs = node
-    cls = (classes or {}).get(name)
-    if cls is None:
-        obj = PlainObject(name, {})
-        refs[ref] = obj
-        obj.attrs = {k: decode(v, classes, refs) for k, v in attrs}
-        return obj
-    obj = cls.__new__(cls)
-    refs[ref] = obj
-    for k, v in attrs:
-        obj.__dict__[k] = decode(v, classes, refs)
-    return obj
-
-
-class _Classes(dict):
-    """Trusted classes by name, plus the program's classes that stand-ins are rebuilt with."""
-
-    def __init__(self, classes, builders):
-        super().__init__(classes)
-        self.builders = builders
-
-
-def _build_standin(node, classes, refs):
-    _, name, ref, made, attrs = node
-    builders = getattr(classes, "builders", None)
-    if builders is None:
-        raise ValueError("a stand-in outside the candidate process")
-    cls = builders.get(name)
-    if not isinstance(cls, type):
-        raise NameError(f"name {name!r} is not a class of the program")
-    args, kwargs = decode(made, classes, refs)
-    obj = cls(*args, **kwargs)
-    refs[ref] = obj
-    for k, v in attrs:
-        setattr(obj, k, decode(v, classes, refs))
-    return obj
-
-
-def dumps(value):
-    """JSON text of records (dict/list/str/int/float/bool/None) without importing `json`."""
-    if isinstance(value, str):
-        return _json.encode_basestring_ascii(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return float.__repr__(value) if math.isfinite(value) else "null"
-    if isinstance(value, dict):
-        return "{" + ",".join(dumps(str(k)) + ":" + dumps(v) for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return dumps(repr(value))
+_random = None
 
 
 # -- the channel -----------------------------------------------------------------------------
 class Channel:
     """Numbered, nonce-tagged JSON lines on a private fd (see the module docstring)."""
 
-    def __init__(self, fd, nonce):
+    def __init__(self, fd: int, nonce: str) -> None:
         self.fd, self.nonce, self.seq = fd, nonce, 0
         self.lock = _thread.allocate_lock()
         self._dumps, self._write = dumps, os.write
 
-    def send(self, record):
+    def send(self, record: "Record") -> None:
         with self.lock:
             line = f"{self.nonce} {self.seq} {self._dumps(record)}\n".encode()
             self.seq += 1
@@ -383,10 +131,10 @@ class Raised(Exception):
     """What the candidate raised, re-raised to the tests (type name, message)."""
 
 
-_RAISED = {}
+_RAISED: "dict[str, type[Exception]]" = {}
 
 
-def _raised(name):
+def _raised(name: str) -> "type[Exception]":
     """`Raised`, and the builtin exception of that name when there is one, so that a test's
     ``except ValueError`` catches the candidate's ValueError (AssertionError and the iteration
     protocol's exceptions excepted: a claim of those must not end an assert or a loop)."""
@@ -409,7 +157,7 @@ class Refused(Exception):
 
 
 # -- values the candidate returned, in the judge process -----------------------------------
-def _contains_unserializable(value, depth=0):
+def _contains_unserializable(value: object, depth: int = 0) -> bool:
     if isinstance(value, Unserializable):
         return True
     if depth > MAX_DEPTH:
@@ -421,7 +169,7 @@ def _contains_unserializable(value, depth=0):
     return False
 
 
-def _apply_mutation(args, kwargs, after):
+def _apply_mutation(args: "tuple[Any, ...]", kwargs: "dict[str, Any]", after: "Any") -> None:
     """Re-apply in-place changes the candidate made to its arguments (``nums.sort()`` problems)."""
     new_args, new_kwargs = after
     pairs = list(zip(args, new_args, strict=False))
@@ -442,7 +190,7 @@ def _apply_mutation(args, kwargs, after):
 
 
 # -- running tests ---------------------------------------------------------------------------
-def _exec_prefix(prefix, ns):
+def _exec_prefix(prefix: str, ns: "dict[str, Any]") -> bool:
     """The trusted prompt header; a prompt that ends in a bare ``def`` gets a ``pass`` body."""
     for text in (prefix, prefix + "\n    pass\n"):
         try:
@@ -455,18 +203,18 @@ def _exec_prefix(prefix, ns):
     return False
 
 
-def _trusted_classes(ns):
+def _trusted_classes(ns: "dict[str, Any]") -> "tuple[type, ...]":
     return tuple(v for v in ns.values() if isinstance(v, type) and v.__module__ == "__tests__")
 
 
-def _namespace(name):
+def _namespace(name: str) -> "dict[str, Any]":
     """A real module's dict: ``@dataclass`` and pickling look classes up in ``sys.modules``."""
     module = type(sys)(name)
     sys.modules[name] = module
     return module.__dict__
 
 
-def _outcome(exc):
+def _outcome(exc: BaseException) -> "tuple[str, str]":
     if isinstance(exc, Raised):
         return "raised", exc.args[0] if exc.args else "Exception"
     if isinstance(exc, Refused):
@@ -476,9 +224,9 @@ def _outcome(exc):
     return "error", f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def _run_test(kind, source, tns, index, seed):
-    if random:
-        random.seed(seed * 1000003 + index)
+def _run_test(kind: str, source: str, tns: "dict[str, Any]", index: int, seed: int) -> "Any":
+    if _random:
+        _random.seed(seed * 1000003 + index)
     if kind == "case":
         return eval(compile(source, f"<case {index}>", "eval"), tns)
     exec(compile(source, f"<test {index}>", "exec"), tns)
@@ -486,7 +234,7 @@ def _run_test(kind, source, tns, index, seed):
 
 
 # -- the candidate process -------------------------------------------------------------------
-def _read_exact(fd, n):
+def _read_exact(fd: int, n: int) -> "bytes | None":
     chunks, left = [], n
     while left > 0:
         chunk = os.read(fd, min(left, 1 << 20))
@@ -497,7 +245,7 @@ def _read_exact(fd, n):
     return b"".join(chunks)
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> "tuple[str, str]":
     try:
         return type(exc).__name__, str(exc)[:300]
     except BaseException:  # the candidate's own __str__ may fail
@@ -507,20 +255,21 @@ def _describe(exc):
 class Candidate:
     """The forked process that loads the program and answers calls (see the module docstring)."""
 
-    def __init__(self, doc, rfd, wfd, tns):
+    def __init__(self, doc: "dict[str, Any]", rfd: int, wfd: int, tns: "dict[str, Any]") -> None:
         self.doc, self.rfd, self.wfd = doc, rfd, wfd
-        self.objects, self.entry_obj = {}, []
+        self.objects: dict[int, Any] = {}  # what `new` requests made, by their id
+        self.entry_obj: list[Any] = []  # the entry point's instance, once made
         self.trusted = _trusted_classes(tns)  # the prompt's classes decode the arguments
         self.ns = _namespace("solution")
         self.classes = {c.__name__: c for c in self.trusted}
 
-    def send(self, reply):
+    def send(self, reply: "Reply") -> None:
         line = dumps(reply).encode("ascii") + b"\n"
         view = memoryview(line)
         while view:
             view = view[os.write(self.wfd, view) :]
 
-    def serve(self):
+    def serve(self) -> None:
         try:
             exec(compile(self.doc["program"], "solution.py", "exec"), self.ns)
         except BaseException as exc:  # reported; the tests cannot run
@@ -532,13 +281,16 @@ class Candidate:
             head = _read_exact(self.rfd, 8)
             if head is None:
                 return
-            req = marshal.loads(_read_exact(self.rfd, int(head, 16)))  # from the judge only
-            self.send(self.answer(req))
+            body = _read_exact(self.rfd, int(head, 16))
+            if body is None:
+                return
+            self.send(self.answer(marshal.loads(body)))  # from the judge only
 
-    def target(self, req):
+    def target(self, req: "Request") -> "Any":
         name, attr, kind = req["n"], req.get("a"), req["k"]
-        if kind == "call" and req.get("o") is not None:
-            return getattr(self.objects[req["o"]], attr)
+        oid = req.get("o")
+        if kind == "call" and oid is not None:
+            return getattr(self.objects[oid], attr)  # type: ignore[arg-type]  # a str with "o"
         if name != "candidate":
             return self.ns[name]
         cls, _, method = self.doc["entry"].rpartition(".")
@@ -548,7 +300,7 @@ class Candidate:
             self.entry_obj.append(self.ns[cls]())
         return getattr(self.entry_obj[0], method)
 
-    def answer(self, req):
+    def answer(self, req: "Request") -> "Reply":
         try:
             fn = self.target(req)
             args, kwargs = decode(req["x"], self.classes, builders=self.ns)
@@ -562,12 +314,12 @@ class Candidate:
         except BaseException as exc:  # the outcome of this call, whatever it is
             name, msg = _describe(exc)
             return {"exc": name, "msg": msg}
-        reply = {}
+        reply: Reply = {}
         post = encode([list(args), kwargs], self.trusted)
         if post != pre:
             reply["m"] = post
         if req["k"] == "new":
-            self.objects[req["id"]] = result
+            self.objects[req["id"]] = result  # type: ignore[index]  # an int with "new"
         else:
             reply["v"] = encode(result, self.trusted)
         return reply
@@ -581,59 +333,45 @@ class Stop(BaseException):
     """The candidate was killed (limit) or died: the test in flight ends, whatever it catches."""
 
 
-class _Scanner:  # `_json.make_scanner` context: JSON without importing `json` (and `re`)
-    strict = True
-    object_hook = object_pairs_hook = None
-    parse_float = float
-    memo = {}  # noqa: RUF012 (the scanner's own cache, cleared after each call)
-
-    @staticmethod
-    def parse_int(text):
-        return int(text) if len(text) < 40 else 0  # ints travel as strings; no 10**6-digit parse
-
-    @staticmethod
-    def parse_constant(text):
-        return float(text)
-
-
-_scan = _json.make_scanner(_Scanner())
-
-
 class Remote:
     """The judge's side of the candidate process: calls, and the per-test limits."""
 
-    def __init__(self, pid, wfd, rfd, cpu_s, wall_s):
+    def __init__(self, pid: int, wfd: int, rfd: int, cpu_s: float, wall_s: float) -> None:
         self.pid, self.wfd, self.rfd = pid, wfd, rfd
         self.cpu_s, self.wall_s = cpu_s, wall_s
         self.clock = ((~pid) << 3) | 2  # the process CPU clock of `pid` (CPUCLOCK_SCHED)
         self.buf = bytearray()
-        self.test = None  # (cpu at start, wall at start) while a test runs
-        self.window = None  # (cpu, wall) when a window of calls was sent ahead (`_send_window`)
-        self.failure = None  # ("tle", "cpu"|"wall") or ("died", status text), once it happened
+        self.test: tuple[float, float] | None = None  # (cpu, wall) at its start while one runs
+        # (cpu, wall) when a window of calls was sent ahead (`_send_window`)
+        self.window: tuple[float, float] | None = None
+        # ("tle", "cpu"|"wall"), ("ole", why), ("died", status text) or ("retry", why), once
+        self.failure: _Failure | None = None
         self.next_id = 0
 
-    def cpu(self):
+    def cpu(self) -> float:
         try:
             return time.clock_gettime(self.clock)
         except OSError:  # gone
             return 0.0
 
-    def begin(self):
+    def begin(self) -> None:
         self.test = (self.cpu(), time.monotonic())
 
-    def end(self):
+    def end(self) -> "tuple[float, float]":
+        assert self.test is not None  # called while a test runs
         cpu0, wall0 = self.test
         self.test = None
         return max(0.0, self.cpu() - cpu0), time.monotonic() - wall0
 
-    def lap(self):
+    def lap(self) -> "tuple[float, float]":
         """A windowed call's (cpu, wall) since the previous reply was read; the next starts."""
         cpu, wall = self.cpu(), time.monotonic()
+        assert self.test is not None  # a window runs
         cpu0, wall0 = self.test
         self.test = (cpu, wall)
         return max(0.0, cpu - cpu0), wall - wall0
 
-    def check(self):
+    def check(self) -> None:
         if self.failure is not None:
             return
         if self.window is not None:  # the whole window within one test's limits, or unbatched
@@ -649,7 +387,7 @@ class Remote:
         elif time.monotonic() - wall0 > self.wall_s:
             self.kill(("tle", "wall"))
 
-    def kill(self, why):
+    def kill(self, why: "_Failure") -> "NoReturn":
         self.failure = self.failure or why
         try:  # noqa: SIM105 (contextlib costs an import per run)
             os.kill(self.pid, 9)
@@ -657,7 +395,7 @@ class Remote:
             pass
         raise Stop(why)
 
-    def died(self):
+    def died(self) -> "NoReturn":
         try:
             _, status = os.waitpid(self.pid, 0)
         except OSError:
@@ -669,18 +407,20 @@ class Remote:
         self.failure = self.failure or ("died", text)
         raise Stop(text)
 
-    def call(self, req):
+    def call(self, req: "Request") -> "dict[str, Any]":
         if self.failure is not None:
             raise Stop(self.failure)
         self.check()
-        data = marshal.dumps(req)
+        data = marshal.dumps(req)  # type: ignore[arg-type]  # a TypedDict is a dict
         try:
             os.write(self.wfd, b"%08x" % len(data) + data)  # the candidate reads it whole
         except OSError:
             self.died()
         return self.reply()
 
-    def reply(self):
+    def reply(self) -> "dict[str, Any]":
+        """The candidate's next answer as parsed: a `Reply` by claim only (it is the candidate's;
+        every field the judge uses is checked there)."""
         buf = self.buf
         while True:
             nl = buf.find(b"\n")
@@ -699,15 +439,17 @@ class Remote:
                 self.check()
 
     @staticmethod
-    def parse(line):
+    def parse(line: bytes) -> "dict[str, Any]":
         try:
-            doc = _scan(line.decode("ascii"), 0)[0]
+            doc = loads(line.decode("ascii"))
         except (ValueError, RecursionError, MemoryError, StopIteration, UnicodeDecodeError):
             doc = None
         return doc if isinstance(doc, dict) else {"exc": "malformed reply"}
 
 
-def _mutated(args, kwargs, node, classes):
+def _mutated(
+    args: "tuple[Any, ...]", kwargs: "dict[str, Any]", node: "Node", classes: "dict[str, type]"
+) -> None:
     try:  # noqa: SIM105
         _apply_mutation(args, kwargs, decode(node, classes))
     except Exception:  # a malformed claim changes nothing of the tests
@@ -715,23 +457,44 @@ def _mutated(args, kwargs, node, classes):
 
 
 class RemoteFunc:
-    def __init__(self, remote, name, classes, obj=None):
+    def __init__(
+        self,
+        remote: Remote,
+        name: str,
+        classes: "dict[str, type]",
+        obj: "tuple[str, int] | None" = None,
+    ) -> None:
         self._r, self._name, self._classes, self._obj = remote, name, classes, obj
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: "Any", **kwargs: "Any") -> "Any":
         return _remote_call(self._r, self._classes, "call", self._name, self._obj, args, kwargs)
 
 
-def _remote_call(remote, classes, kind, name, obj, args, kwargs, new_id=None):
-    attr = None
+def _remote_call(
+    remote: Remote,
+    classes: "dict[str, type]",
+    kind: "Literal['call', 'new']",
+    name: str,
+    obj: "tuple[str, int] | None",
+    args: "tuple[Any, ...]",
+    kwargs: "dict[str, Any]",
+    new_id: "int | None" = None,
+) -> "Any":
+    attr, oid = None, None
     if obj is not None:
-        name, attr, obj = obj[0], name, obj[1]
+        name, attr, oid = obj[0], name, obj[1]
     x = encode([list(args), kwargs], tuple(classes.values()))
-    req = {"k": kind, "n": name, "a": attr, "o": obj, "x": x, "id": new_id}
+    req: Request = {"k": kind, "n": name, "a": attr, "o": oid, "x": x, "id": new_id}
     return _finish(remote.call(req), classes, kind, args, kwargs)
 
 
-def _finish(reply, classes, kind, args, kwargs):
+def _finish(
+    reply: "dict[str, Any]",
+    classes: "dict[str, type]",
+    kind: str,
+    args: "tuple[Any, ...]",
+    kwargs: "dict[str, Any]",
+) -> "Any":
     """A call's reply as the tests see it: mutations applied, the candidate's exception raised,
     the value decoded (a copy; never an object the candidate made)."""
     if "m" in reply:
@@ -751,10 +514,10 @@ def _finish(reply, classes, kind, args, kwargs):
 
 
 class RemoteClass:
-    def __init__(self, remote, name, classes):
+    def __init__(self, remote: Remote, name: str, classes: "dict[str, type]") -> None:
         self._r, self._name, self._classes = remote, name, classes
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: "Any", **kwargs: "Any") -> "RemoteInstance":
         oid = self._r.next_id
         self._r.next_id += 1
         _remote_call(self._r, self._classes, "new", self._name, None, args, kwargs, new_id=oid)
@@ -762,10 +525,10 @@ class RemoteClass:
 
 
 class RemoteInstance:
-    def __init__(self, remote, obj, classes):
+    def __init__(self, remote: Remote, obj: "tuple[str, int]", classes: "dict[str, type]") -> None:
         object.__setattr__(self, "_p", (remote, obj, classes))
 
-    def __getattr__(self, attr):
+    def __getattr__(self, attr: str) -> RemoteFunc:
         remote, obj, classes = object.__getattribute__(self, "_p")
         if attr.startswith("__"):
             raise AttributeError(attr)
@@ -776,7 +539,9 @@ class RemoteInstance:
 _REFUSE = [True]  # an unencodable result fails an assert; a case reports it (compared: WA)
 
 
-def _bind(doc, tns, remote, classes):
+def _bind(
+    doc: "dict[str, Any]", tns: "dict[str, Any]", remote: Remote, classes: "dict[str, type]"
+) -> None:
     """Remote proxies for the candidate names the verifier decided (``doc["bound"]``); stdlib
     modules the tests use without importing them (MBPP 596's ``sys``) by their own name."""
     for name, kind in doc.get("bound", {}).items():
@@ -795,7 +560,7 @@ def _bind(doc, tns, remote, classes):
                 pass
 
 
-def _no_dump():
+def _no_dump() -> None:
     """``prctl(PR_SET_DUMPABLE, 0)`` through `_ctypes` (0.5 ms; `ctypes` costs 20 ms): the
     candidate process, same uid, can then neither read this process's memory nor its fds."""
     import _ctypes
@@ -808,13 +573,13 @@ def _no_dump():
         _restype_ = Int
 
     class Lib:
-        _handle = _ctypes.dlopen(None, 2)
+        _handle = _ctypes.dlopen(None, 2)  # type: ignore[arg-type]  # NULL: our own symbols
 
-    if Fn(("prctl", Lib()))(4, 0, 0, 0, 0) != 0:
+    if Fn(("prctl", Lib()))(4, 0, 0, 0, 0) != 0:  # type: ignore[arg-type]  # a CDLL's _handle
         raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
 
 
-def _fork(doc, chan_fd, tns):
+def _fork(doc: "dict[str, Any]", chan_fd: int, tns: "dict[str, Any]") -> "tuple[int, int, int]":
     """Fork the candidate process (it never returns here); the judge's (pid, wfd, rfd)."""
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -837,11 +602,11 @@ def _fork(doc, chan_fd, tns):
         os._exit(0)
 
 
-def judge(doc, chan, remote, tns):
+def judge(doc: "dict[str, Any]", chan: Channel, remote: Remote, tns: "dict[str, Any]") -> None:
     trusted = _trusted_classes(tns)
     classes = {c.__name__: c for c in trusted}
     _bind(doc, tns, remote, classes)
-    load = remote.reply() if remote.failure is None else {"load": False}
+    load: dict[str, Any] = remote.reply() if remote.failure is None else {"load": False}
     if not load.get("load"):
         if "exc" not in load:  # the candidate process died while loading: the run's status
             os._exit(1)
@@ -859,7 +624,9 @@ def judge(doc, chan, remote, tns):
     _tests(doc, tns, trusted, chan, remote)
 
 
-def _expected(doc, tns, trusted, chan):
+def _expected(
+    doc: "dict[str, Any]", tns: "dict[str, Any]", trusted: "tuple[type, ...]", chan: Channel
+) -> None:
     """Non-literal expected values of cases, evaluated here (trusted code, no candidate)."""
     for index, source in sorted(doc.get("expected", {}).items(), key=lambda kv: int(kv[0])):
         try:
@@ -869,16 +636,25 @@ def _expected(doc, tns, trusted, chan):
             chan.send({"t": "exp", "i": int(index), "err": f"{type(exc).__name__}: {exc}"[:300]})
 
 
-def _tests(doc, tns, trusted, chan, remote):
-    tests = [("case", c) for c in doc.get("cases", [])] + [("assert", a) for a in doc["asserts"]]
+def _tests(
+    doc: "dict[str, Any]",
+    tns: "dict[str, Any]",
+    trusted: "tuple[type, ...]",
+    chan: Channel,
+    remote: Remote,
+) -> None:
+    tests: list[_Test] = [
+        *(("case", c) for c in doc.get("cases", [])),
+        *(("assert", a) for a in doc["asserts"]),
+    ]
     start, seed = doc.get("start", 0), doc.get("seed", 0)
     skip = set(doc.get("skip", ()))
     batch = doc.get("batch", {})
-    ahead = deque()  # (index, args, kwargs, classes) of calls sent ahead, answered in order
+    ahead: deque[_Ahead] = deque()  # calls sent ahead, answered in order
     for index, (kind, source) in enumerate(tests):
         if index in skip or (kind == "case" and index < start):
             continue  # restarted after a test that killed the candidate (all-tests mode)
-        out = {"t": "res", "i": index, "kind": kind, "ok": True}
+        out: Res = {"t": "res", "i": index, "kind": kind, "ok": True}
         _REFUSE[0] = kind != "case"
         try:
             if not ahead and index in batch:
@@ -909,7 +685,14 @@ def _tests(doc, tns, trusted, chan, remote):
 PIPE_BUF = 4096  # one write up to this into the (empty) request pipe never blocks
 
 
-def _send_window(tests, index, skip, batch, tns, remote):
+def _send_window(
+    tests: "list[_Test]",
+    index: int,
+    skip: "set[int]",
+    batch: "dict[int, str]",
+    tns: "dict[str, Any]",
+    remote: Remote,
+) -> "deque[_Ahead]":
     """Write the requests of the plain cases from `index` on at once (the verifier's ``batch``:
     one call of a candidate function over literals, so building them runs nothing else and
     changes nothing); the candidate answers them in order. Empty when fewer than two fit.
@@ -919,7 +702,8 @@ def _send_window(tests, index, skip, batch, tns, remote):
     first unanswered one again, one call at a time. So every windowed test accepted took at most
     one test's limits (the CPU reported for each is measured between the replies as the judge
     reads them; their sum is exact)."""
-    ahead, frames, size, i = deque(), [], 0, index
+    ahead: deque[_Ahead] = deque()
+    frames, size, i = [], 0, index
     while i < len(tests) and i in batch and i not in skip:
         item = _plain_request(tests[i][1], batch[i], tns, i)
         if item is None or size + len(item[0]) > PIPE_BUF:
@@ -937,11 +721,13 @@ def _send_window(tests, index, skip, batch, tns, remote):
     return ahead
 
 
-def _capture(*args, **kwargs):
+def _capture(*args: "Any", **kwargs: "Any") -> "tuple[tuple[Any, ...], dict[str, Any]]":
     return args, kwargs
 
 
-def _plain_request(source, name, tns, index):
+def _plain_request(
+    source: str, name: str, tns: "dict[str, Any]", index: int
+) -> "tuple[bytes, tuple[Any, ...], dict[str, Any], dict[str, type]] | None":
     """(framed request, args, kwargs, classes) of a plain case, or None to run it as written."""
     fn = tns.get(name)
     if type(fn) is not RemoteFunc or fn._obj is not None:
@@ -959,7 +745,7 @@ def _plain_request(source, name, tns, index):
     return b"%08x" % len(data) + data, args, kwargs, fn._classes
 
 
-def _windowed(ahead, remote, index, out):
+def _windowed(ahead: "deque[_Ahead]", remote: Remote, index: int, out: "Res") -> "Any":
     """The reply to a call sent ahead, as the test's value (see `_send_window`)."""
     i, args, kwargs, classes = ahead.popleft()
     if i != index:  # cannot happen: a window is consecutive tests
@@ -973,7 +759,7 @@ def _windowed(ahead, remote, index, out):
     return _finish(reply, classes, "call", args, kwargs)
 
 
-def main():
+def main() -> None:
     # Non-dumpable before anything of the job is read: in a warm jail (`Job.warm`) this runs
     # ahead of the job, so the `_ctypes` import (~0.5 ms) is off the verdict's critical path.
     _no_dump()
@@ -981,7 +767,10 @@ def main():
         sys.set_int_max_str_digits(0)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     head = _read_exact(0, 16)
-    part_a = marshal.loads(_read_exact(0, int(head, 16)))  # written by the verifier
+    body = _read_exact(0, int(head, 16)) if head else None
+    if body is None:
+        raise SystemExit("stdin ended before the job")
+    part_a = marshal.loads(body)  # written by the verifier
     chan = Channel(os.dup(1), part_a.pop("nonce"))
     os.dup2(2, 1)  # what the tests print goes to stderr, never to the channel
     # `ready` before the fork: a candidate that kills or stops this process early makes its own
@@ -1004,8 +793,8 @@ def main():
     doc = {**part_a, **marshal.loads(b"".join(chunks))}  # the tests: read after the fork
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     if doc.get("rng", True):  # the tests mention random: seed it per test
-        global random
-        import random
+        global _random
+        import random as _random
     judge(doc, chan, Remote(pid, wfd, rfd, doc["test_cpu_s"], doc["test_wall_s"]), tns)
     os._exit(0)  # the candidate process goes with the jail
 

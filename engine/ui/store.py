@@ -402,7 +402,7 @@ class Store:
                 kept = _dicts(
                     cur.execute(
                         f"SELECT f.* FROM ui_facts AS f WHERE {where} AND f.file_idx = ? "
-                        "AND list_contains(?, f.row) ORDER BY f.row",
+                        "AND f.row IN (SELECT unnest(?::BIGINT[])) ORDER BY f.row",  # hash join
                         [run_id, *params, file_idx, rows],
                     )
                 )

@@ -30,6 +30,7 @@ import pyarrow as pa
 from engine import metrics_sql
 from engine.errors import UserError
 from engine.lake import Lake
+from engine.schema import to_polars
 
 __all__ = [
     "MAX_ANSWERS",
@@ -226,9 +227,7 @@ def _prepared(
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    frame = pl.from_arrow(con.sql(sql).to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)  # an Arrow table reads back as a frame, never a Series
-    return frame
+    return to_polars(con.sql(sql).to_arrow_table())
 
 
 def _check_runs(con: duckdb.DuckDBPyConnection, runs: list[str]) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from engine import ids
 from engine.errors import UserError
-from engine.lake import Lake
+from engine.lake import FinalStatus, Lake
 from engine.verify import VerifyConfig, VerifySummary
 
 __all__ = ["RayOptions", "generate_ray", "ray_session", "verify_ray"]
@@ -173,8 +173,8 @@ def _striped(work: Sequence[tuple]) -> list[dict[str, Any]]:
     prompt is serialised once, not once per rollout.
     """
     groups: dict[str, list[tuple]] = {}
-    for item in work:
-        groups.setdefault(item[0], []).append(item)
+    for entry in work:  # (verifier, rollout row, prompt)
+        groups.setdefault(entry[0], []).append(entry)
     prompts: dict[Any, str] = {}
     keyed = []
     for rank, group in enumerate(groups.values()):
@@ -220,14 +220,14 @@ class _Generator:
                                messages=tuple(p["messages"]) if p["messages"] else None)
                         for p in prompts]  # fmt: skip
             groups = self.backend.generate(requests, self.sampling)
-            job = SimpleNamespace(config=SimpleNamespace(sampling=self.sampling),
-                                  backend=self.backend)  # fmt: skip
+            model = self.backend.model
             for prompt, samples in zip(prompts, groups, strict=True):
                 done = set(prompt["done"])
                 for index, sample in enumerate(samples):
                     if index in done or sample.finish_reason == "error":
                         continue
-                    out.append(_rollout_row(item["run_id"], prompt["key"], index, sample, job))
+                    out.append(_rollout_row(item["run_id"], prompt["key"], index, sample,
+                                            model, self.sampling))  # fmt: skip
         return (
             pa.Table.from_pylist(out)
             if out
@@ -265,7 +265,8 @@ def generate_ray(lake: Lake, config: Any, *, options: RayOptions | None = None) 
     model = config.model or config.backend_options.get("base_url")
     lake.write_run("generate", run_id=run_id, model=model, backend=config.backend,
                    params=params, seed=config.sampling.seed)  # fmt: skip
-    start, written, status = time.perf_counter(), 0, "failed"
+    start, written = time.perf_counter(), 0
+    status: FinalStatus = "failed"
     try:
         with ray_session(options) as ray:
             batches = [

@@ -186,6 +186,7 @@ class _Job:
             [requests[p["prompt_id"]] for p in batch], self.config.sampling
         )
         rows = []
+        model, sampling = self.backend.model, self.config.sampling
         for prompt, samples in zip(batch, groups, strict=True):
             for index, sample in enumerate(samples):
                 if (prompt["prompt_id"], index) in self.done:
@@ -193,7 +194,9 @@ class _Job:
                 if sample.finish_reason == "error":
                     self.failed += 1
                     continue
-                rows.append(_rollout_row(self.run_id, prompt["prompt_id"], index, sample, self))
+                rows.append(
+                    _rollout_row(self.run_id, prompt["prompt_id"], index, sample, model, sampling)
+                )
         self.lake.append("rollouts", rows, run_id=self.run_id)
         if self.stream is not None:
             self.stream.submit(rows)
@@ -216,7 +219,9 @@ class _Job:
         }
 
 
-def _rollout_row(run_id: str, prompt_id: str, index: int, sample: Sample, job: _Job) -> dict:
+def _rollout_row(
+    run_id: str, prompt_id: str, index: int, sample: Sample, model: str, sampling: SamplingParams
+) -> dict:
     reasoning: str | None
     if sample.reasoning is not None:  # the server split the reasoning off (reasoning_content)
         completion = join_reasoning(sample.reasoning, sample.text)
@@ -224,12 +229,11 @@ def _rollout_row(run_id: str, prompt_id: str, index: int, sample: Sample, job: _
     else:
         completion = sample.text
         reasoning, answer = split_think(sample.text)
-    sampling = job.config.sampling
     return {
         "rollout_id": ids.rollout_id(run_id, prompt_id, index),
         "prompt_id": prompt_id,
         "sample_idx": index,
-        "model": job.backend.model,
+        "model": model,
         "completion": completion,
         "reasoning": reasoning,
         "answer_text": answer,

@@ -33,7 +33,15 @@ from engine import sql
 from engine.lake import Lake
 from engine.schema import SCHEMAS, id_columns
 
-__all__ = ["Filters", "Page", "Store", "lake_signature"]
+__all__ = [
+    "CHECK_EVERY_S",
+    "PAGE_ROWS",
+    "PROMPT_SORTS",
+    "Filters",
+    "Page",
+    "Store",
+    "lake_signature",
+]
 
 PAGE_ROWS = 50
 CHECK_EVERY_S = 1.0

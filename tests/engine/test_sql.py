@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,6 +105,39 @@ def test_views_count_reappended_ids_once_keeping_the_latest(lake: Lake) -> None:
     assert con.execute("SELECT count(*) FROM verdicts").fetchone() == (4,)
     rows = con.execute("SELECT status, count(*) FROM verdicts GROUP BY 1 ORDER BY 1").fetchall()
     assert rows == [("correct", 2), ("incorrect", 2)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(  # appends (one file each) of (rollout, verifier, seconds after T0) verdicts
+        st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["math", "format"]),
+                           st.integers(0, 2)), min_size=1, max_size=6),
+        min_size=1, max_size=4,
+    )
+)  # fmt: skip
+def test_views_keep_the_latest_row_then_the_later_file_and_position(tmp_path_factory, appends):
+    """The view's one row per id, against a Python reference over the raw files: the latest
+    ``created_at``, ties to the later file, then the later row (what ``compact`` keeps too)."""
+    lake = Lake.open(tmp_path_factory.mktemp("lake"))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for n, rows in enumerate(appends):
+        lake.append("verdicts", [
+            {"rollout_id": f"r{r}", "verifier": v, "status": "correct", "extracted": f"{n}.{i}",
+             "created_at": t0 + timedelta(seconds=t)} for i, (r, v, t) in enumerate(rows)
+        ], run_id=f"judge-{n}")  # fmt: skip
+    best: dict[tuple, tuple] = {}
+    for path in lake.files("verdicts"):
+        table = pq.read_table(path).to_pylist()
+        for row_number, row in enumerate(table):
+            rank = (row["created_at"], str(path), row_number)
+            key = (row["rollout_id"], row["verifier"])
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, row["extracted"])
+    expected = sorted((*key, marker) for key, (_, marker) in best.items())
+    query = "SELECT rollout_id, verifier, extracted FROM verdicts ORDER BY ALL"
+    assert lake.connect().execute(query).fetchall() == expected
+    lake.compact("verdicts")
+    assert lake.connect().execute(query).fetchall() == expected
 
 
 def test_views_ignore_temp_and_truncated_files(lake: Lake) -> None:

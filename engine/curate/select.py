@@ -6,12 +6,14 @@ every batch goes through the recipe's steps in turn. Each step counts what it ke
 (the funnel); stateful steps (duplicates, at most m per prompt) see rows in that order, so the
 shortest correct rollout is the one kept, and re-running gives the same rows in the same order.
 
-A batch is handled in two stages so that the text work uses both cores of a small machine:
-:func:`compute` (on ``THREADS`` batches at once) runs each row-local step on the rows that
-passed the row-local steps before it and computes each stateful step's per-row features
-(normalized-text hashes, MinHash signatures and band keys); :func:`decide` then applies the
+A batch is handled in two stages so that the text work uses both cores of a small machine
+(engine.curate.passes): ``compute`` (on ``THREADS`` batches at once) runs each row-local step on
+the rows that passed the row-local steps before it and computes each stateful step's per-row
+features (normalized-text hashes, MinHash signatures and band keys); ``decide`` then applies the
 steps in order, the stateful ones remembering what they kept. Rows, order and funnel equal
-applying each step's ``keep`` in turn (tests/engine/curate/test_select_equivalence.py). On a
+applying each step's ``keep`` in turn (tests/engine/curate/test_select_equivalence.py). Rollouts
+are sorted without their texts, which stream in the lake's order and are computed there
+(``passes.select_rollouts``); prompt sets, one small row per prompt, come sorted whole. On a
 synthetic lake of 1M rollouts of ~450 words (benchmarks/helpers/select_lake.py) the funnel's
 ``seconds`` say where the CPU time goes (benchmarks/helpers/select_time.py).
 
@@ -31,11 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 import uuid
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -43,14 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine import ids
+from engine.curate.passes import _computed, decide, select_rollouts
 from engine.curate.recipe import Recipe
-from engine.curate.steps import Context, Decontaminate, Shared, Step
+from engine.curate.steps import Context, Decontaminate, Step
 from engine.errors import UserError
 from engine.lake import Lake
 
@@ -178,9 +176,9 @@ def _check_sources(con: duckdb.DuckDBPyConnection, runs: list[str], recipe: Reci
             raise UserError(f"no rollouts for run {run!r} — list the runs with `rlvr runs`")
     if any(step.name in _NEEDS_VERDICTS for step in recipe.steps):
         judged = con.execute(
-            f"SELECT run_id, count(*) FILTER (WHERE judged) FROM ({_base_sql(len(runs))}) "
+            f"SELECT run_id, count(*) FILTER (WHERE judged) FROM ({_narrow_base_sql(len(runs))}) "
             "GROUP BY 1",
-            runs,
+            runs + runs,
         ).fetchall()
         for run, count in judged:
             if not count:
@@ -206,6 +204,47 @@ def _base_sql(n_runs: int) -> str:
         WHERE r.run_id IN ({marks})"""
 
 
+def _narrow_base_sql(n_runs: int) -> str:
+    """:func:`_base_sql` without the texts (parameters: the runs, twice): a rollout's word count
+    stands in for its token count only where that is unknown, so only those completions are read."""
+    marks = ", ".join("?" for _ in range(n_runs))
+    return rf"""
+        SELECT r.rollout_id, r.run_id, r.prompt_id, r.sample_idx, r.model, p.dataset, p.task,
+               p.split, p.answer, r.completion_tokens,
+               coalesce(r.completion_tokens, w.words) AS tokens,
+               r.finish_reason, r.temperature, r.top_p,
+               a.status, a.extracted, coalesce(a.reward IS NOT NULL, false) AS judged,
+               coalesce(a.status = 'correct', false) AS correct, f.reward AS format_reward
+        FROM rollouts AS r JOIN prompts AS p USING (prompt_id)
+        LEFT JOIN (SELECT rollout_id, len(string_split_regex(trim(completion), '\s+')) AS words
+                   FROM rollouts WHERE completion_tokens IS NULL AND run_id IN ({marks})) AS w
+               ON w.rollout_id = r.rollout_id
+        LEFT JOIN verdicts AS a ON a.rollout_id = r.rollout_id AND a.verifier = p.task
+        LEFT JOIN verdicts AS f ON f.rollout_id = r.rollout_id AND f.verifier = 'format'
+        WHERE r.run_id IN ({marks})"""
+
+
+def rollout_queries(runs: list[str], text_if: str | None) -> dict[str, tuple[str, list[Any]]]:
+    """What :func:`engine.curate.passes.select_rollouts` reads: the candidates of
+    :func:`candidates_sql` in its order without their texts, plus ``_text`` (``text_if``),
+    their prompts' texts, and every candidate's texts in the lake's order."""
+    marks = ", ".join("?" for _ in runs)
+    narrow = f"""WITH base AS ({_narrow_base_sql(len(runs))}), {_RATES}
+        SELECT base.* EXCLUDE (judged), n, c, c / nullif(n, 0) AS pass_rate,
+               coalesce({text_if or "true"}, false) AS _text
+        FROM base JOIN rates USING (prompt_id)
+        ORDER BY prompt_id, correct DESC, tokens ASC NULLS LAST, rollout_id"""
+    prompts = f"""SELECT prompt_id, problem, tests, meta FROM prompts WHERE prompt_id IN
+        (SELECT prompt_id FROM rollouts WHERE run_id IN ({marks}))"""
+    texts = f"""SELECT rollout_id, completion, reasoning, answer_text FROM rollouts
+        WHERE run_id IN ({marks})"""
+    return {"narrow": (narrow, runs + runs), "prompts": (prompts, runs), "texts": (texts, runs)}
+
+
+_RATES = """rates AS (SELECT prompt_id, count(*) FILTER (WHERE judged) AS n,
+                     count(*) FILTER (WHERE correct) AS c FROM base GROUP BY prompt_id)"""
+
+
 def candidates_sql(n_runs: int, unit: str, text_if: str | None = None) -> str:
     """The ordered candidate rows; pass rates are over the judged rollouts of all source runs.
 
@@ -213,8 +252,7 @@ def candidates_sql(n_runs: int, unit: str, text_if: str | None = None) -> str:
     the batches then carry the text of the rows the leading steps let through, not all of it
     (a million rollouts of ~450 words are ~5 GB of text, most of it dropped by ``correct``)."""
     base = _base_sql(n_runs)
-    rates = """rates AS (SELECT prompt_id, count(*) FILTER (WHERE judged) AS n,
-                         count(*) FILTER (WHERE correct) AS c FROM base GROUP BY prompt_id)"""
+    rates = _RATES
     if unit == "prompts":
         return f"""WITH base AS ({base}), {rates}
             SELECT prompt_id, any_value(dataset) AS dataset, any_value(task) AS task,
@@ -270,6 +308,21 @@ def _stream(
     folder: Path,
     progress: bool,
 ) -> tuple[list[dict[str, Any]], int, str]:
+    if recipe.unit == "rollouts":
+        return _stream_rollouts(con, runs, steps, folder, progress, recipe.name)
+    return _stream_sorted(con, runs, recipe, steps, folder, progress)
+
+
+def _stream_sorted(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[str],
+    recipe: Recipe,
+    steps: tuple[Step, ...],
+    folder: Path,
+    progress: bool,
+) -> tuple[list[dict[str, Any]], int, str]:
+    """The candidates, texts and all, in one sorted query, batch after batch: prompt sets
+    (one row per prompt), and the reference the rollouts' path is tested against."""
     counts = [{"step": step.name, "kept": 0, "dropped": 0, "seconds": 0.0} for step in steps]
     total = rows = 0
     digest = hashlib.sha256()
@@ -296,73 +349,38 @@ def _stream(
     return counts, rows, digest.hexdigest()
 
 
-# What one step computed over a batch: the batch positions it saw, and its keep mask there
-# (row-local steps) or its features there (stateful steps).
-Computed = list[tuple[np.ndarray, Any, float]]
+def _stream_rollouts(
+    con: duckdb.DuckDBPyConnection,
+    runs: list[str],
+    steps: tuple[Step, ...],
+    folder: Path,
+    progress: bool,
+    label: str,
+) -> tuple[list[dict[str, Any]], int, str]:
+    """:func:`_stream` for rollouts, through :func:`engine.curate.passes.select_rollouts`
+    (texts are never sorted)."""
+    columns = con.sql(candidates_sql(len(runs), "rollouts"), params=runs).columns  # not run
+    _check_fields(steps, columns)  # before any step sees a batch
+    digest = hashlib.sha256()
+    out: dict[str, Any] = {"rows": 0, "writer": None}
 
+    def write(batch: pa.RecordBatch) -> None:
+        if out["writer"] is None:
+            out["writer"] = pq.ParquetWriter(
+                folder / "data.parquet", batch.schema, compression="zstd"
+            )
+        out["writer"].write_batch(batch)
+        for value in batch.column("rollout_id").to_pylist():
+            digest.update(value.encode() + b"\n")
+        out["rows"] += batch.num_rows
 
-def compute(steps: tuple[Step, ...], batch: pa.RecordBatch) -> Computed:
-    """Everything about ``batch`` that does not depend on other batches: each row-local step's
-    mask over the rows that passed the row-local steps before it, and each stateful step's
-    features over the same rows (a superset of those its ``decide`` will see). The costly text
-    work is all here, so batches can be computed in parallel; :func:`decide` then applies the
-    steps in order. The two together equal applying each step's ``keep`` in turn."""
-    frame = pl.from_arrow(pa.Table.from_batches([batch]))
-    shared = Shared(np.arange(batch.num_rows))
-    out: Computed = []
-    for step in steps:
-        start = time.thread_time()
-        if frame.height == 0:
-            out.append((shared.rows, None, 0.0))
-        elif step.stateful:
-            out.append((shared.rows, step.features(frame, shared), time.thread_time() - start))
-        else:
-            mask = step.keep(frame, shared).to_numpy()
-            out.append((shared.rows, mask, time.thread_time() - start))
-            frame = frame.filter(mask)
-            shared.rows = shared.rows[mask]
-    return out
-
-
-def decide(
-    steps: tuple[Step, ...], computed: Computed, n_rows: int, counts: list[dict]
-) -> np.ndarray:
-    """Apply the steps in order to a batch of ``n_rows`` from what :func:`compute` found,
-    counting each step's kept and dropped rows; the positions of the rows kept."""
-    alive = np.arange(n_rows)
-    for step, (seen, payload, cpu_s), count in zip(steps, computed, counts, strict=True):
-        if len(alive) == 0:
-            break
-        start = time.thread_time()
-        at = np.searchsorted(seen, alive)  # the stateful steps before only dropped rows
-        mask = step.decide(step.take(payload, at)) if step.stateful else payload[at]
-        count["seconds"] += cpu_s + time.thread_time() - start
-        kept = int(mask.sum())
-        count["kept"] += kept
-        count["dropped"] += len(alive) - kept
-        alive = alive[mask]
-    return alive
-
-
-def _computed(
-    steps: tuple[Step, ...], batches: Iterator[pa.RecordBatch], threads: int
-) -> Iterator[tuple[pa.RecordBatch, Computed]]:
-    """``(batch, compute(steps, batch))`` in order, ``threads`` batches computed at a time
-    (polars and numpy release the GIL, so two threads use both cores of a small machine)."""
-    if threads <= 1:
-        for batch in batches:
-            yield batch, compute(steps, batch)
-        return
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="select") as pool:
-        in_flight: deque[tuple[pa.RecordBatch, Future[Computed]]] = deque()
-        for batch in batches:
-            if len(in_flight) > threads:  # bounded: a few batches in memory at a time
-                done, future = in_flight.popleft()
-                yield done, future.result()
-            in_flight.append((batch, pool.submit(compute, steps, batch)))
-        while in_flight:
-            done, future = in_flight.popleft()
-            yield done, future.result()
+    queries = rollout_queries(runs, text_condition(steps))
+    with _progress(progress, label) as advance:
+        counts, total = select_rollouts(con, queries, steps, write, threads=THREADS,
+                                 batch_rows=BATCH_ROWS, columns=columns, advance=advance)  # fmt: skip
+    out["writer"].close()
+    counts.insert(0, {"step": "input", "kept": total, "dropped": 0, "seconds": 0.0})
+    return counts, out["rows"], digest.hexdigest()
 
 
 def _check_fields(steps: tuple[Step, ...], columns: list[str]) -> None:

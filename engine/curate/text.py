@@ -24,6 +24,7 @@ __all__ = [
     "BandIndex",
     "WordHashes",
     "code_blocks",
+    "earlier_sharing",
     "has_code_block",
     "language_shares",
     "longest_paragraph_words",
@@ -243,6 +244,23 @@ def shingle_hashes(
     offsets = np.zeros(len(windows) + 1, dtype=np.uint64)
     np.cumsum(counts, out=offsets[1:])
     return grams, offsets
+
+
+def earlier_sharing(keys: np.ndarray) -> dict[int, list[int]]:
+    """For each row of ``keys`` ([rows, bands]) that shares a band key with an earlier row, those
+    earlier rows (ascending): the in-batch LSH candidates, found by sorting each band's keys."""
+    found: dict[int, set[int]] = {}
+    for band in range(keys.shape[1]):
+        order = np.argsort(keys[:, band], kind="stable")  # equal keys: rows ascending
+        ranked = keys[order, band]
+        same = np.flatnonzero(ranked[1:] == ranked[:-1])  # order[i + 1] repeats order[i]'s key
+        if not len(same):
+            continue
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        first = starts[np.searchsorted(starts, same + 1, side="right") - 1]
+        for pos, start in zip((same + 1).tolist(), first.tolist(), strict=True):
+            found.setdefault(int(order[pos]), set()).update(order[start:pos].tolist())
+    return {row: sorted(rows) for row, rows in found.items()}
 
 
 class BandIndex:

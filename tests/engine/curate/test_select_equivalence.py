@@ -11,13 +11,14 @@ from dataclasses import fields
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.curate import steps as S
 from engine.curate import text as tx
-from engine.curate.select import _computed, compute, decide
+from engine.curate.passes import _computed, compute, decide
 
 BENCH = "find the least common multiple of twelve and eighteen then add seven to it"
 WORDS = ["we", "add", "the", "sum", "加", "数字", "слово", "x_1", "\\frac", "2", "go", "on",
@@ -56,7 +57,10 @@ def candidate_rows(draw) -> pl.DataFrame:
             "completion": f"<think>{completion}</think> 4" if draw(st.booleans()) else completion,
             "reasoning": draw(st.sampled_from([None, completion, completion + " 加"])),
         })  # fmt: skip
-    return pl.DataFrame(rows, schema_overrides={"format_reward": pl.Float64})
+    # typed as the candidate query types them (a column of only None would be dtype Null)
+    types = {"format_reward": pl.Float64, "tokens": pl.Int64, "pass_rate": pl.Float64,
+             "correct": pl.Boolean, "finish_reason": pl.String, "reasoning": pl.String}  # fmt: skip
+    return pl.DataFrame(rows, schema_overrides=types)
 
 
 def recipe_steps() -> list[S.Step]:
@@ -215,3 +219,107 @@ def test_texts_of_rows_the_leading_steps_drop_are_not_streamed(lake, monkeypatch
     assert [(f.step, f.kept) for f in streamed.funnel] == [(f.step, f.kept) for f in blanked.funnel]
     tables = [pl.read_parquet(s.path / "data.parquet") for s in (blanked, streamed)]
     assert tables[0].height == 2 and tables[0].equals(tables[1])
+
+
+def varied_lake(lake, seed: int) -> list[str]:
+    """Two runs of 16 samples for 10 prompts, every r1-sft filter with something to drop, some
+    token counts unknown, verdicts re-judged by a later run (the views keep the latest)."""
+    from tests.engine.curate.conftest import R, prompt_row, write_run
+
+    rng = np.random.default_rng(seed)
+    pool = ["we", "add", "the", "sum", "then", "check", "x", "=", "2", "so", "it", "is", "and"]
+
+    def text() -> str:
+        paragraphs = [" ".join(rng.choice(pool, rng.integers(3, 25))) for _ in range(3)]
+        kind = rng.integers(0, 8)
+        if kind == 0:
+            paragraphs[1] = "我们 把 数字 相加 " * 5  # mixed language
+        elif kind == 1:
+            paragraphs[0] = " ".join(rng.choice(pool, 60))  # a long paragraph (max_words below)
+        elif kind == 2:
+            paragraphs.append("```python\nprint(1)\n```")
+        elif kind == 3:
+            paragraphs[2] = "wait let me check\n\n" * 12  # a loop (of short paragraphs)
+        return "\n\n".join(paragraphs)
+
+    prompts = [prompt_row(str(i)) for i in range(9)]
+    prompts.append(prompt_row("9", problem=f"Solve it: {BENCH} please"))
+    bench = prompt_row("b", dataset="math500", problem=f"Compute: {BENCH}.")
+    runs = []
+    for run in range(2):
+        rollouts: dict[str, list[R]] = {}
+        for key in range(10):
+            samples: list[R] = []
+            for _ in range(16):
+                if samples and rng.random() < 0.2:  # a copy of an earlier sample, maybe edited
+                    earlier = samples[rng.integers(0, len(samples))]
+                    samples.append(R(reasoning=earlier.reasoning + rng.choice(["", " so"]),
+                                     tokens=earlier.tokens))  # fmt: skip
+                    continue
+                samples.append(R(
+                    status=rng.choice(["correct", "correct", "incorrect", None]),
+                    tokens=None if rng.random() < 0.2 else int(rng.integers(5, 80)),
+                    finish=rng.choice(["stop"] * 9 + ["length"]),
+                    format_reward=rng.choice([1.0] * 8 + [0.0, None]),
+                    reasoning=text(),
+                ))  # fmt: skip
+            rollouts[str(key)] = samples
+        run_id = f"20261130T10000{run}-generate-mix"
+        write_run(lake, [*prompts, {**bench, "key": "b"}] if run == 0 else prompts, rollouts,
+                  run_id=run_id, verify_run=f"20261130T11000{run}-verify-mix")  # fmt: skip
+        runs.append(run_id)
+    rows = (
+        lake.connect()
+        .execute(
+            "SELECT rollout_id, verifier, reward FROM verdicts USING SAMPLE 30 ROWS (reservoir, 1)"
+        )
+        .fetchall()
+    )
+    rejudged = [{"rollout_id": r, "verifier": v, "status": "incorrect", "reward": 0.0}
+                for r, v, reward in rows if reward == 1.0]  # fmt: skip
+    lake.append("verdicts", rejudged, run_id="20261130T120000-verify-again")
+    return runs
+
+
+RECIPE = """
+steps:
+  - correct
+  - not_truncated
+  - format
+  - language: {threshold: 0.95}
+  - no_long_paragraphs: {max_words: 40}
+  - no_code_blocks
+  - no_repetition: {n: 4, max_score: 0.5}
+  - length: {min_tokens: 10, max_tokens: 70}
+  - exact_dedup
+  - near_dedup: {threshold: 0.7, num_perm: 64, num_bands: 16, shingle: 2}
+  - decontaminate: {n: 6, benchmarks: [math500]}
+  - max_per_prompt: {m: 3}
+"""
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rollouts_computed_in_file_order_equal_one_sorted_query(lake, monkeypatch, seed) -> None:
+    """The rollouts' path (texts never sorted: computed in the lake's order, decided in the
+    selection's order, kept texts fetched again) writes the very dataset, funnel and id digest
+    of one sorted query carrying every text, with batches cut anywhere."""
+    from engine.curate import parse_recipe, select
+
+    select_module = importlib.import_module("engine.curate.select")
+    passes = importlib.import_module("engine.curate.passes")
+    runs = varied_lake(lake, seed)
+    recipe = parse_recipe(RECIPE, source="t")
+    monkeypatch.setattr(select_module, "BATCH_ROWS", 7)
+    monkeypatch.setattr(passes, "TEXT_BATCH_ROWS", 5)
+    fast = select(lake, runs, recipe, "fast")
+    monkeypatch.setattr(select_module, "_stream_rollouts", lambda con, runs, steps, folder,
+                        progress, label: select_module._stream_sorted(
+                            con, runs, recipe, steps, folder, progress))  # fmt: skip
+    sorted_ = select(lake, runs, recipe, "sorted")
+    funnels = [[(f.step, f.kept, f.dropped) for f in s.funnel] for s in (fast, sorted_)]
+    assert funnels[0] == funnels[1]
+    assert all(f.dropped for f in fast.funnel[1:]), funnels[0][6:]  # every step had work
+    tables = [pq.read_table(s.path / "data.parquet") for s in (fast, sorted_)]
+    assert tables[0].schema == tables[1].schema
+    assert tables[0].num_rows > 10 and tables[0].equals(tables[1])
+    assert fast.lineage["ids_sha256"] == sorted_.lineage["ids_sha256"]

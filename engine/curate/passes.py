@@ -1,0 +1,345 @@
+"""How `rlvr select` runs a recipe's steps over batches (engine.curate.select drives it).
+
+:func:`compute` does everything about one batch that does not depend on other batches (each
+row-local step's mask, each stateful step's features: the costly text work), so batches can be
+computed on threads; :func:`decide` then applies the steps in the selection's order, the
+stateful ones remembering what they kept. The two equal applying each step's ``keep`` in turn
+(tests/engine/curate/test_select_equivalence.py).
+
+For rollouts, the texts never go through a sort (:func:`select_rollouts`): the candidate rows
+without their texts are sorted in DuckDB (a few hundred bytes a row), the texts then stream in
+the lake's file order and :func:`compute` runs on them there, each row's results filed under its
+place in the sorted order; :func:`decide` runs in that order over the filed results, and a
+second pass over the texts fetches those of the kept rows, which are written in order. Sorting
+the texts (~5.7 KB a rollout of ~450 words) made DuckDB spill gigabytes at 1M rollouts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.curate.steps import Shared, Step
+
+__all__ = [
+    "PROMPT_TEXTS",
+    "TEXTS",
+    "TEXT_BATCH_ROWS",
+    "Computed",
+    "compute",
+    "decide",
+    "select_rollouts",
+]
+
+# What one step computed over a batch: the batch positions it saw, and its keep mask there
+# (row-local steps) or its features there (stateful steps).
+Computed = list[tuple[np.ndarray, Any, float]]
+
+TEXTS = ("completion", "reasoning", "answer_text")  # per rollout, long
+PROMPT_TEXTS = ("problem", "tests", "meta")  # per prompt: fetched once, not once per rollout
+TEXT_BATCH_ROWS = 8192  # rows of texts computed at a time
+
+
+def compute(steps: tuple[Step, ...], batch: pa.RecordBatch) -> Computed:
+    """Everything about ``batch`` that does not depend on other batches: each row-local step's
+    mask over the rows that passed the row-local steps before it, and each stateful step's
+    features over the same rows (a superset of those its ``decide`` will see). The costly text
+    work is all here, so batches can be computed in parallel; :func:`decide` then applies the
+    steps in order. The two together equal applying each step's ``keep`` in turn."""
+    frame = pl.from_arrow(pa.Table.from_batches([batch]))
+    assert isinstance(frame, pl.DataFrame)
+    shared = Shared(np.arange(batch.num_rows))
+    out: Computed = []
+    for step in steps:
+        start = time.thread_time()
+        if frame.height == 0:
+            out.append((shared.rows, None, 0.0))
+        elif step.stateful:
+            out.append((shared.rows, step.features(frame, shared), time.thread_time() - start))
+        else:
+            mask = step.keep(frame, shared).to_numpy()
+            out.append((shared.rows, mask, time.thread_time() - start))
+            frame = frame.filter(mask)
+            shared.rows = shared.rows[mask]
+    return out
+
+
+def decide(
+    steps: tuple[Step, ...], computed: Computed, n_rows: int, counts: list[dict]
+) -> np.ndarray:
+    """Apply the steps in order to a batch of ``n_rows`` from what :func:`compute` found,
+    counting each step's kept and dropped rows; the positions of the rows kept."""
+    alive = np.arange(n_rows)
+    for step, (seen, payload, cpu_s), count in zip(steps, computed, counts, strict=True):
+        if len(alive) == 0:
+            break
+        start = time.thread_time()
+        at = np.searchsorted(seen, alive)  # the stateful steps before only dropped rows
+        mask = step.decide(step.take(payload, at)) if step.stateful else payload[at]
+        count["seconds"] += cpu_s + time.thread_time() - start
+        kept = int(mask.sum())
+        count["kept"] += kept
+        count["dropped"] += len(alive) - kept
+        alive = alive[mask]
+    return alive
+
+
+def _computed(
+    steps: tuple[Step, ...], batches: Iterator[pa.RecordBatch], threads: int
+) -> Iterator[tuple[pa.RecordBatch, Computed]]:
+    """``(batch, compute(steps, batch))`` in order, ``threads`` batches computed at a time
+    (polars and numpy release the GIL, so two threads use both cores of a small machine)."""
+    if threads <= 1:
+        for batch in batches:
+            yield batch, compute(steps, batch)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="select") as pool:
+        in_flight: deque[tuple[pa.RecordBatch, Future[Computed]]] = deque()
+        for batch in batches:
+            if len(in_flight) > threads:  # bounded: a few batches in memory at a time
+                done, future = in_flight.popleft()
+                yield done, future.result()
+            in_flight.append((batch, pool.submit(compute, steps, batch)))
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, future.result()
+
+
+# -- rollouts: sort without the texts, compute in file order, decide in the sorted order --------
+
+
+class _Positions:
+    """Each candidate's place in the sorted order, looked up by rollout id (64-bit hashes in a
+    sorted array; a hash that matches a different id falls back to a dict)."""
+
+    def __init__(self, ids: pl.Series) -> None:
+        hashes = ids.hash(seed=0).to_numpy()
+        self._order = np.argsort(hashes, kind="stable")
+        self._sorted = hashes[self._order]
+        self._ids = ids
+        self._exact: dict[str, int] | None = None
+
+    def of(self, ids: pl.Series) -> np.ndarray:
+        """Places of ``ids`` (-1 for an id that is not a candidate)."""
+        if not len(self._sorted):
+            return np.full(len(ids), -1, dtype=np.int64)
+        hashes = ids.hash(seed=0).to_numpy()
+        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
+        found = self._sorted[at] == hashes
+        places = np.where(found, self._order[at], -1)
+        rows = np.flatnonzero(found)
+        same = (self._ids.gather(places[rows]) == ids.gather(rows)).to_numpy()
+        if not same.all():  # a 64-bit collision: look those ids up exactly
+            if self._exact is None:
+                self._exact = {key: i for i, key in enumerate(self._ids.to_list())}
+            for row in rows[~same].tolist():
+                places[row] = self._exact.get(ids[row], -1)
+        return places
+
+
+class _Filed:
+    """What :func:`compute` found for every candidate, by its place in the sorted order:
+    row-local steps' masks as one array per step, stateful steps' features in the order they
+    were computed with each place's slot in them."""
+
+    def __init__(self, steps: tuple[Step, ...], n: int) -> None:
+        self.steps = steps
+        self.masks = [None if s.stateful else np.zeros(n, dtype=bool) for s in steps]
+        self.slots = [np.full(n, -1, dtype=np.int64) if s.stateful else None for s in steps]
+        self._parts: list[list[Any]] = [[] for _ in steps]
+        self._filled = [0] * len(steps)
+        self.features: list[Any] = [None] * len(steps)
+        self.seconds = [0.0] * len(steps)
+
+    def add(self, places: np.ndarray, computed: Computed) -> None:
+        for i, (seen, payload, cpu_s) in enumerate(computed):
+            self.seconds[i] += cpu_s
+            if payload is None or not len(seen):
+                continue
+            slots, masks = self.slots[i], self.masks[i]
+            if slots is not None:
+                slots[places[seen]] = self._filled[i] + np.arange(len(seen))
+                self._parts[i].append(payload)
+                self._filled[i] += len(seen)
+            elif masks is not None:
+                masks[places[seen]] = payload
+
+    def close(self) -> None:
+        for i, parts in enumerate(self._parts):
+            if parts and isinstance(parts[0], tuple):
+                self.features[i] = tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+            elif parts:
+                self.features[i] = np.concatenate(parts)
+            self._parts[i] = []
+
+    def decide(self, n: int, counts: list[dict], batch_rows: int) -> np.ndarray:
+        """:func:`decide` over every candidate in the sorted order; the places kept."""
+        kept = []
+        for start in range(0, n, batch_rows):
+            alive = np.arange(start, min(n, start + batch_rows))
+            for i, (step, count) in enumerate(zip(self.steps, counts, strict=True)):
+                if len(alive) == 0:
+                    break
+                began = time.thread_time()
+                slots, masks = self.slots[i], self.masks[i]
+                if slots is not None:
+                    at = slots[alive]
+                    assert (at >= 0).all(), "a row reached a stateful step it was not computed for"
+                    mask = step.decide(step.take(self.features[i], at))
+                else:
+                    assert masks is not None
+                    mask = masks[alive]
+                count["seconds"] += time.thread_time() - began
+                count["kept"] += int(mask.sum())
+                count["dropped"] += len(alive) - int(mask.sum())
+                alive = alive[mask]
+            kept.append(alive)
+        for count, seconds in zip(counts, self.seconds, strict=True):
+            count["seconds"] += seconds
+        return np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+
+
+class _Candidates:
+    """The sorted candidates without their texts (``narrow``), their prompts' texts, and how
+    to give a batch of texts (in file order) the candidates' other columns."""
+
+    def __init__(self, narrow: pa.Table, prompts: pa.Table, columns: list[str]) -> None:
+        self.narrow = narrow.combine_chunks()
+        self.columns = columns
+        ids = pl.from_arrow(self.narrow.column("rollout_id"))
+        assert isinstance(ids, pl.Series)
+        self.positions = _Positions(ids)
+        self.prompts = prompts.combine_chunks()
+        wanted = pl.DataFrame({"prompt_id": self.narrow.column("prompt_id")})
+        known = pl.DataFrame({"prompt_id": self.prompts.column("prompt_id")}).with_row_index("p")
+        index = wanted.join(known, on="prompt_id", how="left", maintain_order="left")["p"]
+        if index.null_count():
+            raise RuntimeError("a candidate's prompt is missing from the prompts fetched")
+        self.prompt_of = index.to_numpy().astype(np.int64)
+        self.text_needed = self.narrow.column("_text").to_numpy(zero_copy_only=False)
+
+    @property
+    def rows(self) -> int:
+        return self.narrow.num_rows
+
+    def places(self, texts: pa.RecordBatch) -> np.ndarray:
+        ids = pl.from_arrow(texts.column("rollout_id"))
+        assert isinstance(ids, pl.Series)
+        return self.positions.of(ids)
+
+    def assemble(self, places: np.ndarray, texts: pa.Table | pa.RecordBatch) -> pa.RecordBatch:
+        """Candidate rows at ``places`` with ``texts`` (same rows, same order), as the sorted
+        candidate query would give them (a text is NULL where no leading step lets it by)."""
+        take = pa.array(places, pa.int64())
+        narrow = self.narrow.take(take)
+        prompts = self.prompts.take(pa.array(self.prompt_of[places], pa.int64()))
+        needed = pa.array(self.text_needed[places])
+        arrays = []
+        for name in self.columns:
+            if name in TEXTS:
+                column = texts.column(name)
+                arrays.append(pc.if_else(needed, column, pa.nulls(len(places), column.type)))
+            elif name in PROMPT_TEXTS:
+                arrays.append(prompts.column(name))
+            else:
+                arrays.append(narrow.column(name))
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays]
+        return pa.RecordBatch.from_arrays(arrays, names=self.columns)
+
+
+def select_rollouts(
+    con: duckdb.DuckDBPyConnection,
+    queries: dict[str, tuple[str, list[Any]]],
+    steps: tuple[Step, ...],
+    write: Callable[[pa.RecordBatch], None],
+    *,
+    threads: int,
+    batch_rows: int,
+    columns: list[str],
+    advance: Callable[[int], None],
+) -> tuple[list[dict[str, Any]], int]:
+    """Run ``steps`` over the candidate rollouts and ``write`` the kept rows in order, batch
+    by batch; the funnel counts and the number of candidates. ``queries`` (SQL, parameters): ``narrow`` the sorted candidates
+    without texts (and ``_text``: may a row's texts be needed), ``prompts`` their prompts'
+    ``PROMPT_TEXTS`` by prompt id, ``texts`` every candidate's ``TEXTS`` by rollout id."""
+    counts = [{"step": step.name, "kept": 0, "dropped": 0, "seconds": 0.0} for step in steps]
+    narrow = con.sql(queries["narrow"][0], params=queries["narrow"][1]).to_arrow_table()
+    prompts = con.sql(queries["prompts"][0], params=queries["prompts"][1]).to_arrow_table()
+    candidates = _Candidates(narrow, prompts, columns)
+    filed = _Filed(steps, candidates.rows)
+    seen = 0
+    for batch, computed in _computed(steps, _assembled(con, queries, candidates), threads):
+        places = batch.column("_place").to_numpy()
+        filed.add(places, computed)
+        seen += len(places)
+        advance(len(places))
+    if seen != candidates.rows:
+        raise RuntimeError(f"{seen} of {candidates.rows} candidate rollouts had texts streamed")
+    filed.close()
+    kept = filed.decide(candidates.rows, counts, batch_rows)
+    del filed
+    _write_kept(con, queries, candidates, kept, write, batch_rows)
+    return counts, candidates.rows
+
+
+def _texts(con, queries, candidates: _Candidates, keep: np.ndarray | None = None):
+    """Batches of texts with each row's place (rows not kept by ``keep`` left out)."""
+    text, params = queries["texts"]
+    for batch in con.sql(text, params=params).to_arrow_reader(TEXT_BATCH_ROWS):
+        places = candidates.places(batch)
+        wanted = places >= 0
+        if keep is not None:
+            wanted &= keep[np.maximum(places, 0)]
+        if not wanted.all():
+            batch = batch.filter(pa.array(wanted))
+            places = places[wanted]
+        if len(places):
+            yield batch, places
+
+
+def _assembled(con, queries, candidates: _Candidates) -> Iterator[pa.RecordBatch]:
+    for texts, places in _texts(con, queries, candidates):
+        batch = candidates.assemble(places, texts)
+        yield batch.append_column("_place", pa.array(places, pa.int64()))
+
+
+def _write_kept(con, queries, candidates: _Candidates, kept: np.ndarray, write, batch_rows):
+    """The kept rows in order: their texts are fetched (file order), then taken in order."""
+    text, params = queries["texts"]
+    parts = [con.sql(text, params=params).limit(0).to_arrow_table()]  # the types, when none kept
+    places = [np.zeros(0, dtype=np.int64)]
+    keep = np.zeros(candidates.rows, dtype=bool)
+    keep[kept] = True
+    for batch, at in _texts(con, queries, candidates, keep) if len(kept) else ():
+        parts.append(pa.Table.from_batches([batch]).select(list(parts[0].column_names)))
+        places.append(at)
+    found = np.concatenate(places)
+    order = np.argsort(found, kind="stable")
+    if not np.array_equal(found[order], kept):
+        raise RuntimeError("the texts of the kept rollouts were not all found")
+    starts = np.cumsum([0] + [part.num_rows for part in parts])
+    for start in range(0, max(len(kept), 1), batch_rows):  # one empty batch when none kept
+        texts = _take(parts, starts, order[start : start + batch_rows])
+        write(candidates.assemble(kept[start : start + batch_rows], texts))
+
+
+def _take(parts: list[pa.Table], starts: np.ndarray, rows: np.ndarray) -> pa.Table:
+    """Rows ``rows`` (indices into the parts end to end) of ``parts``, in that order, without
+    ever joining the parts into one table (which would copy every kept text once more)."""
+    part = np.searchsorted(starts, rows, side="right") - 1
+    by_part = np.argsort(part, kind="stable")
+    pieces = [parts[0].slice(0, 0)]
+    for p in np.unique(part).tolist():
+        local = rows[by_part][part[by_part] == p] - starts[p]
+        pieces.append(parts[p].take(pa.array(local, pa.int64())))
+    taken = pa.concat_tables(pieces).combine_chunks()
+    return taken.take(pa.array(np.argsort(by_part, kind="stable"), pa.int64()))

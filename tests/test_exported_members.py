@@ -17,12 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("engine", "verifiers", "sandbox")
 NOT_API = {"log", "logger"}
 
-# Modules whose __all__ does not match yet (issue 16 baseline: engine and verifiers modules other
-# engineers were editing). Strict xfail: once one matches, its line here must go.
-PENDING: set[str] = {
-    "engine.curate.select",
-}
-
 
 def _modules() -> list[str]:
     return sorted(
@@ -77,15 +71,7 @@ def declared_all(source: str) -> set[str] | None:
     return None
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="baseline"))
-        if m in PENDING
-        else m
-        for m in _modules()
-    ],
-)
+@pytest.mark.parametrize("module", _modules())
 def test_all_equals_the_public_names(module: str) -> None:
     path = ROOT / (module.replace(".", "/") + ".py")
     source = path.read_text(encoding="utf-8")
@@ -96,7 +82,3 @@ def test_all_equals_the_public_names(module: str) -> None:
     bound = public_names(source, imports=True)  # a module may re-export a name it imports
     assert public <= declared, f"{module}: public but not in __all__: {sorted(public - declared)}"
     assert declared <= bound, f"{module}: in __all__ but not bound: {sorted(declared - bound)}"
-
-
-def test_pending_names_real_modules() -> None:
-    assert set(_modules()) >= PENDING

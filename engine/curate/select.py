@@ -53,13 +53,19 @@ from engine.errors import UserError
 from engine.lake import Lake
 
 __all__ = [
+    "BATCH_ROWS",
     "DATASETS",
+    "MEMORY_LIMIT",
+    "THREADS",
     "FunnelRow",
     "Selection",
+    "candidates_sql",
     "dataset_path",
     "datasets_from",
     "read_lineage",
+    "rollout_queries",
     "select",
+    "text_condition",
 ]
 
 DATASETS = "datasets"

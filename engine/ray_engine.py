@@ -145,7 +145,8 @@ def verify_ray(
         start = time.perf_counter()
         with lake.run("verify", params=params) as run_id:
             if items:
-                blocks = -(-len(items) // config.batch_rows)  # one block = one batch = one file
+                # one block = one batch = one file; a small job still gives every actor a block
+                blocks = max(-(-len(items) // config.batch_rows), min(len(items), options.actors))
                 dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
                     _Verifier,
                     fn_constructor_kwargs={"config": config, "threads": options.threads},

@@ -19,7 +19,9 @@ Stages:
   an OpenAI-compatible endpoint. ``ray.data.llm`` imports vLLM only when its vLLM stage runs.
 - verification, ``map_batches`` in its own actor pool: ``--ray-actors`` actors, each judging its
   batch with ``threads`` at once (the sandbox's concurrency per node), through
-  :func:`engine.verify.judge` — so a verdict is the local engine's verdict.
+  :func:`engine.verify.judge` — so a verdict is the local engine's verdict. The work is striped
+  by verifier (:func:`_striped`), so every batch carries the same mix of slow and fast items, and
+  one Ray block is one batch is one verdict file of at most ``batch_rows`` rows.
 
 Ray starts locally (``ray.init(num_cpus=…)``, about 10 s and 1.5 GB) unless ``address`` names a
 running cluster (``ray://host:10001`` or ``auto``).

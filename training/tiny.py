@@ -54,6 +54,7 @@ from tokenizers import (
 from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
 from engine import tasks
+from engine.generate.templates import R1_ZERO_TEMPLATE
 from engine.tasks import Problem, synthesize
 
 __all__ = [
@@ -65,7 +66,7 @@ __all__ = [
     "build_tiny_model",
 ]
 
-BUILDER_VERSION = "1"  # bump when the corpus, tokenizer, model or loop changes: it keys the cache
+BUILDER_VERSION = "2"  # bump when the corpus, tokenizer, model or loop changes: it keys the cache
 MARKER = "rlvr-tiny.json"
 
 # Special tokens, in id order. <think>/</think> are ordinary (non-special) added tokens, as in Qwen3,
@@ -100,14 +101,9 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
 
-# R1 v1 Table 1, verbatim up to "User:" (the R1-Zero template); the corpus teaches its shape.
-R1_ZERO_PREFIX = (
-    "A conversation between User and Assistant. The user asks a question, and the Assistant "
-    "solves it. The assistant first thinks about the reasoning process in the mind and then "
-    "provides the user with the answer. The reasoning process and answer are enclosed within "
-    "<think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
-    "here </think> <answer> answer here </answer>. User: "
-)
+# R1 v1 Table 1 (engine.generate.templates): the corpus writes R1-Zero documents with the very prompt
+# that GRPO and evaluation send, so training and use see the same text.
+R1_ZERO_PREFIX = R1_ZERO_TEMPLATE.split("{prompt}")[0]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,7 +117,7 @@ class TinySize:
     intermediate: int
     steps: int  # optimizer steps of pretraining
     batch: int  # sequences per step
-    seq_len: int  # tokens per packed sequence
+    seq_len: int  # tokens per packed sequence: an R1-Zero prompt (~95 tokens) and its answer fit
     lr: float
     problems: int  # corpus problems per (task, difficulty) cell, before weights
     drill_epochs: int  # passes of the easy-arithmetic drill sheets in the corpus
@@ -130,11 +126,11 @@ class TinySize:
 SIZES: dict[str, TinySize] = {
     "xs": TinySize(
         hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
-        steps=700, batch=16, seq_len=64, lr=3e-3, problems=600, drill_epochs=24,
+        steps=1000, batch=8, seq_len=160, lr=3e-3, problems=600, drill_epochs=24,
     ),
     "s": TinySize(
         hidden=192, layers=4, heads=6, kv_heads=3, intermediate=576,
-        steps=600, batch=16, seq_len=64, lr=3e-3, problems=1000, drill_epochs=24,
+        steps=800, batch=8, seq_len=160, lr=3e-3, problems=1000, drill_epochs=24,
     ),
 }  # fmt: skip
 VOCAB_SIZE = 1024
@@ -167,22 +163,35 @@ def _document(p: Problem, rng: random.Random) -> str:
 
     Compact documents ("What is 3 + 4 - 2? 5") carry the most answers per token, so per FLOP of a
     pretraining budget measured in seconds they teach the arithmetic; the others teach the shapes
-    that generation uses (the chat template; R1-Zero's prefix is long, so few of those).
+    that generation uses. R1-Zero documents are the prompt of :data:`R1_ZERO_TEMPLATE` verbatim
+    (what GRPO and evaluation send), and half of them (arithmetic only) put a short working in
+    ``<think>`` before the ``<answer>``: a base model that *sometimes* follows the template's
+    format leaves the R1-Zero format reward a signal to raise (builder 1 never wrote ``<think>``,
+    so the format reward read 0 on every completion and GRPO had nothing to push).
     """
     answer = _short_answer(p)
     shape = rng.random()
-    if shape < 0.4:
+    if shape < 0.35:
         return f"{p.problem} {answer}{ENDOFTEXT}"
-    if shape < 0.55:
+    if shape < 0.45:
         return f"Question: {p.problem}\nAnswer: {answer}{ENDOFTEXT}"
-    if shape < 0.95:
+    if shape < 0.75:
         return f"{IM_START}user\n{p.problem}{IM_END}\n{IM_START}assistant\n{answer}{IM_END}\n{ENDOFTEXT}"
-    return f"{R1_ZERO_PREFIX}{p.problem} Assistant: <answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
+    return _r1_zero_document(p, answer, rng)
+
+
+def _r1_zero_document(p: Problem, answer: str, rng: random.Random) -> str:
+    prompt = R1_ZERO_TEMPLATE.replace("{prompt}", p.problem)
+    think = ""
+    if p.task == "math" and "expression" in p.meta and rng.random() < 1 / 2:
+        think = f"<think> {p.meta['expression']} = {answer} </think> "
+    return f"{prompt} {think}<answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
 
 
 def _drills(problems: list[Problem], epochs: int, rng: random.Random) -> list[str]:
     """Easy arithmetic as dense drill sheets, shuffled each epoch: plain lines ("3 + 4 = 7") and
-    multi-turn chats (one question and its answer per turn).
+    multi-turn chats (one question and its answer per turn); every fourth epoch, one R1-Zero
+    document per problem instead (that prompt is long, but GRPO and evaluation ask through it).
 
     A pretraining budget of a minute of one CPU core sees a few hundred thousand tokens; one
     answer in ~25 tokens of document framing is too thin a signal for a 1M-parameter model to
@@ -193,6 +202,9 @@ def _drills(problems: list[Problem], epochs: int, rng: random.Random) -> list[st
     docs = []
     for epoch in range(epochs):
         problems = rng.sample(problems, len(problems))
+        if epoch % 4 == 3:
+            docs += [_r1_zero_document(p, p.answer, rng) for p in problems]
+            continue
         for i in range(0, len(problems), DRILL_LINES):
             sheet = problems[i : i + DRILL_LINES]
             if epoch % 2:
@@ -281,14 +293,37 @@ def make_model(size: TinySize, tokenizer: Qwen2Tokenizer) -> Qwen2ForCausalLM:
     return Qwen2ForCausalLM(config)
 
 
-def _blocks(docs: list[str], tokenizer: Qwen2Tokenizer, seq_len: int) -> torch.Tensor:
-    """All documents tokenized, concatenated and cut into ``seq_len`` blocks (GPT-style packing)."""
-    ids = [i for doc in docs for i in tokenizer(doc, add_special_tokens=False)["input_ids"]]
-    n = len(ids) // seq_len
-    return torch.tensor(ids[: n * seq_len], dtype=torch.long).view(n, seq_len)
+def _blocks(
+    docs: list[str], tokenizer: Qwen2Tokenizer, seq_len: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Documents packed *whole* into ``seq_len`` blocks: ``(input_ids, labels)``.
+
+    A document never straddles two blocks, so every answer is trained with its question in
+    context; the rest of a block is padding, left out of the loss (label -100). Builder 1 cut one
+    token stream into blocks, which split nearly every ~110-token R1-Zero document: the model
+    learnt its answers without the question and answered the R1-Zero prompt blind (held-out
+    pass@1 1-2 %, one answer for every problem). A document longer than a block is cut.
+    """
+    packed: list[list[int]] = []
+    current: list[int] = []
+    for doc in docs:
+        ids = tokenizer(doc, add_special_tokens=False)["input_ids"][:seq_len]
+        if len(current) + len(ids) > seq_len:
+            packed.append(current)
+            current = []
+        current += ids
+    packed.append(current)
+    input_ids = torch.full((len(packed), seq_len), tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full((len(packed), seq_len), -100, dtype=torch.long)
+    for row, ids in enumerate(packed):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(ids)] = torch.tensor(ids)
+    return input_ids, labels
 
 
-def pretrain(model: Qwen2ForCausalLM, blocks: torch.Tensor, size: TinySize, seed: int) -> float:
+def pretrain(
+    model: Qwen2ForCausalLM, blocks: tuple[torch.Tensor, torch.Tensor], size: TinySize, seed: int
+) -> float:
     """AdamW with warmup and cosine decay; returns the mean loss of the last 50 steps."""
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=size.lr, weight_decay=0.01, betas=(0.9, 0.95))
@@ -304,9 +339,8 @@ def pretrain(model: Qwen2ForCausalLM, blocks: torch.Tensor, size: TinySize, seed
     model.train()
     recent: list[float] = []
     for _ in range(size.steps):
-        idx = torch.randint(0, blocks.shape[0], (size.batch,), generator=generator)
-        batch = blocks[idx]
-        loss = model(input_ids=batch, labels=batch).loss
+        idx = torch.randint(0, blocks[0].shape[0], (size.batch,), generator=generator)
+        loss = model(input_ids=blocks[0][idx], labels=blocks[1][idx]).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -387,7 +421,7 @@ def _build_into(tmp: Path, size_name: str, seed: int, key: str) -> None:
         "seed": seed,
         "parameters": model.num_parameters(),
         "corpus_documents": len(docs),
-        "corpus_tokens": int(blocks.numel()),
+        "corpus_tokens": int((blocks[1] != -100).sum()),
         "final_loss": round(loss, 4),
         "build_s": round(time.perf_counter() - start, 1),
     }

@@ -13,11 +13,13 @@ checkpoint, an interrupted generation resumes its run by ``(prompt_id, sample_id
 6. ``select``: rejection sampling with the ``r1-sft`` recipe (:func:`engine.curate.select`);
 7. ``export``: the selection as an SFT ``messages`` distillation set;
 8. ``student``: SFT of a smaller tiny model on that set (``distill-sft``);
-9. ``evaluate``: base, R1-Zero, cold-start, RL and student on held-out synthetic prompts
-   (pass@1 averaged over k samples, maj@k);
-10. ``report``: ``rlvr report`` pages (base vs RL; the R1-Zero training curves).
+9. ``control``: the same student, SFT on as many rollouts of step 5 drawn at random (no rejection
+   sampling): what the selection adds;
+10. ``evaluate``: base, R1-Zero, cold-start, RL, student and control on held-out synthetic prompts
+    (pass@1 averaged over k samples with its standard error, maj@k);
+11. ``report``: ``rlvr report`` pages (base vs RL; the R1-Zero training curves).
 
-It ends with a summary table of the five models. Ctrl-C stops the stage in flight (exit 130);
+It ends with a summary table of the six models. Ctrl-C stops the stage in flight (exit 130);
 what finished stays finished.
 """
 
@@ -48,7 +50,7 @@ HELDOUT = "demo-heldout"  # held-out synthetic prompts (split test): evaluation 
 DISTILL_PROMPTS = (
     "demo-distill-prompts"  # train-split prompts the RL model answers for distillation
 )
-MODELS = ("base", "r1-zero", "cold-start", "r1-rl", "student")
+MODELS = ("base", "r1-zero", "cold-start", "r1-rl", "student", "control")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,12 +59,12 @@ class Budget:
 
     base_size: str = "s"  # ~1.9M parameters
     student_size: str = "xs"  # ~0.9M parameters: the smaller student
-    zero_steps: int = 30
+    zero_steps: int = 40  # the r1-zero recipe's max_steps
     cold_steps: int = 250  # 60 left garbled traces: 5 of 512 rollouts correct, all truncated
     rl_steps: int = 20
     distill_prompts: int = 48
     distill_epochs: int = 3
-    eval_prompts: int = 24
+    eval_prompts: int = 33  # every held-out easy-arithmetic problem (the test split has 33)
     k: int = 8
     max_tokens: int = 48  # r1-zero answers are a few dozen tokens
     chat_max_tokens: int = 160  # cold-start traces are ~60-120 tokens, medium ones longer
@@ -251,9 +253,19 @@ class Pipeline:
 
         small = build_tiny_model(self.models / f"tiny-{self.b.student_size}-seed0",
                                  size=self.b.student_size, seed=0)  # fmt: skip
-        return self._train("sft", "distill-sft", str(small), str(self.work / "runs" / "student"),
-                           [f"num_train_epochs={self.b.distill_epochs}"],
-                           dataset=self.result("export")["folder"])  # fmt: skip
+        result = self._train("sft", "distill-sft", str(small), str(self.work / "runs" / "student"),
+                             [f"num_train_epochs={self.b.distill_epochs}"],
+                             dataset=self.result("export")["folder"])  # fmt: skip
+        return {**result, "base": str(small)}
+
+    def control(self) -> dict[str, Any]:
+        out = self.work / "exports" / "control"
+        unselected_set(self.lake, self.result("rollouts")["run_id"], self.result("select")["rows"],
+                       out, seed=0)  # fmt: skip
+        small = self.result("student")["base"]
+        return {**self._train("sft", "distill-sft", small, str(self.work / "runs" / "control"),
+                              [f"num_train_epochs={self.b.distill_epochs}"], dataset=str(out)),
+                "folder": str(out)}  # fmt: skip
 
     def evaluate(self) -> dict[str, Any]:
         from engine.metrics import metric_value, run_metrics
@@ -268,6 +280,7 @@ class Pipeline:
             frame = run_metrics(self.lake, gen["run_id"])
             rows[name] = {"run_id": gen["run_id"], "template": template,
                           "pass@1": metric_value(frame, "pass@1"),
+                          "pass@1_se": _se(frame, "pass@1"),
                           f"maj@{self.b.k}": metric_value(frame, f"maj@{self.b.k}"),
                           "prompts": self.b.eval_prompts, "k": self.b.k}  # fmt: skip
         return {"models": rows}
@@ -301,20 +314,51 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("select", "select", "rejection sampling (rlvr select)"),
     ("export", "export", "distillation set (rlvr export)"),
     ("student", "student", "SFT a smaller model on it"),
-    ("evaluate", "evaluate", "5 models on held-out prompts"),
+    ("control", "control", "same student, as many unselected rollouts"),
+    ("evaluate", "evaluate", f"{len(MODELS)} models on held-out prompts"),
     ("report", "report", "rlvr report"),
 )
 
 
 def summary_table(models: dict[str, dict[str, Any]], k: int) -> Table:
     table = Table(title=f"R1 in miniature, held-out arithmetic, k = {k}")
-    for column in ("model", "template", "prompts", "pass@1", f"maj@{k}"):
+    for column in ("model", "template", "prompts", "pass@1", f"maj@{k}", "s.e. of pass@1"):
         table.add_column(column, justify="left" if column in ("model", "template") else "right")
     for name in MODELS:
         row = models[name]
-        cells = [f"{row[m]:.3f}" if row[m] is not None else "—" for m in ("pass@1", f"maj@{k}")]
+        cells = [f"{row.get(m):.3f}" if row.get(m) is not None else "—"
+                 for m in ("pass@1", f"maj@{k}", "pass@1_se")]  # fmt: skip
         table.add_row(name, row["template"], str(row["prompts"]), *cells)
     return table
+
+
+def _se(frame: Any, metric: str) -> float | None:
+    rows = frame.filter(frame["metric"] == metric)
+    return rows["se"][0] if rows.height and rows["se"][0] is not None else None
+
+
+def unselected_set(lake: Lake, run_id: str, rows: int, out: Path, *, seed: int = 0) -> Path:
+    """``rows`` rollouts of ``run_id`` drawn at random, whatever their verdicts, written as the
+    ``sft-messages`` export of a selection is: the control for rejection sampling."""
+    import random
+    import shutil
+
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.curate.export import rows_for
+
+    rollouts = lake.scan("rollouts").filter(pl.col("run_id") == run_id)
+    prompts = lake.scan("prompts").select("prompt_id", "problem").unique("prompt_id")
+    records = (rollouts.join(prompts, on="prompt_id").sort("prompt_id", "sample_idx")
+               .select("problem", "completion", "reasoning", "answer_text").collect().to_dicts())  # fmt: skip
+    chosen = random.Random(seed).sample(records, min(rows, len(records)))
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "data").mkdir(parents=True)
+    path = out / "data" / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows_for(chosen, "sft-messages", "inline")), path)
+    return path
 
 
 def run(lake: str | Path, *, budget: Budget = FULL, models: str | Path | None = None,

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("trl")
@@ -39,6 +40,9 @@ def _check_artifacts(lake_dir: Path, state: dict, budget: demo.Budget) -> None:
     assert 0 < state["select"]["rows"] <= state["select"]["input_rows"]
     assert (lake_dir / "datasets" / "demo-distill" / "lineage.json").is_file()
     assert Path(state["export"]["parquet"]).is_file()
+    # the control student saw as many rollouts as the selected one, drawn without selection
+    control = pq.read_table(Path(state["control"]["folder"]) / "data" / "train.parquet")
+    assert control.num_rows == state["select"]["rows"] and "messages" in control.column_names
     for page in state["report"]["pages"].values():
         assert Path(page).is_file() and Path(page).stat().st_size > 1000
     assert json.loads((work / "state.json").read_text())["report"] == state["report"]
@@ -64,7 +68,7 @@ def test_quick_demo_runs_every_stage_then_skips_them(tmp_path, tiny_model) -> No
         assert f"[{index}/{len(demo.STAGES)}] {name}:" in text  # a progress line per stage
         assert state[name]["seconds"] >= 0 and "cpu_seconds" in state[name]
     evaluated = state["evaluate"]["models"]
-    assert len({m["run_id"] for m in evaluated.values()}) == 5
+    assert len({m["run_id"] for m in evaluated.values()}) == len(demo.MODELS)
     # a second run finds every stage done and writes nothing new
     before = Lake.open(lake_dir).scan("rollouts").collect().height
     again = _console()

@@ -24,7 +24,9 @@ from training.recipe import RECIPES, RecipeError, load_recipe, resolved_config
 from training.train import train
 from verifiers.rewards import completion_text, math_reward
 
-SMALL = ["rlvr.synth={task: arithmetic, n: 16, difficulty: easy, seed: 0}", "save_steps=1"]
+# 16 completions a step (2 prompts × 8), whatever the recipe's batch: the counts below rely on it
+SMALL = ["rlvr.synth={task: arithmetic, n: 16, difficulty: easy, seed: 0}", "save_steps=1",
+         "per_device_train_batch_size=16"]  # fmt: skip
 
 
 # -- recipes ------------------------------------------------------------------------------------
@@ -209,7 +211,8 @@ def test_none_rewards_are_left_out_not_zero(tiny_model: Path, tmp_path: Path) ->
         row["answer"] = None
     lake.append("prompts", rows, run_id="ingest-nogold")
     result = train("grpo", "r1-zero", model=str(tiny_model), lake=lake, dataset="nogold",
-                   output_dir=str(tmp_path / "out"), overrides=["max_steps=1"])  # fmt: skip
+                   output_dir=str(tmp_path / "out"),
+                   overrides=["max_steps=1", "per_device_train_batch_size=16"])  # fmt: skip
     maths = [v for v in lake.scan("verdicts").collect().to_dicts() if v["verifier"] == "math"]
     assert result.rollouts == 16 and len(maths) == 16
     assert all(v["reward"] is None and v["status"] == "unverifiable" for v in maths)

@@ -9,9 +9,11 @@ stateful ones remembering what they kept. The two equal applying each step's ``k
 For rollouts, the texts never go through a sort (:func:`select_rollouts`): the candidate rows
 without their texts are sorted in DuckDB (a few hundred bytes a row), the texts then stream in
 the lake's file order and :func:`compute` runs on them there, each row's results filed under its
-place in the sorted order; :func:`decide` runs in that order over the filed results, and a
-second pass over the texts fetches those of the kept rows, which are written in order. Sorting
-the texts (~5.7 KB a rollout of ~450 words) made DuckDB spill gigabytes at 1M rollouts.
+place in the sorted order; :func:`decide` runs in that order over the filed results. The texts
+of the rows every row-local step passes (only those can be kept) are saved to an Arrow file in
+the dataset's temporary folder as they stream by, and those of the kept rows are read back from
+it and written in order: the lake's texts are read once. Sorting the texts (~5.7 KB a rollout of
+~450 words) made DuckDB spill gigabytes at 1M rollouts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -27,6 +30,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc
 
 from engine.curate.steps import Shared, Step
 
@@ -266,39 +270,48 @@ def select_rollouts(
     batch_rows: int,
     columns: list[str],
     advance: Callable[[int], None],
+    spill: Path,
 ) -> tuple[list[dict[str, Any]], int]:
     """Run ``steps`` over the candidate rollouts and ``write`` the kept rows in order, batch
     by batch; the funnel counts and the number of candidates. ``queries`` (SQL, parameters): ``narrow`` the sorted candidates
     without texts (and ``_text``: may a row's texts be needed), ``prompts`` their prompts'
-    ``PROMPT_TEXTS`` by prompt id, ``texts`` every candidate's ``TEXTS`` by rollout id."""
+    ``PROMPT_TEXTS`` by prompt id, ``texts`` every candidate's ``TEXTS`` by rollout id. The texts
+    of the rows that pass every row-local step (a superset of the kept rows) are saved to the
+    Arrow file ``spill`` as they stream by, so the kept rows' texts are read once, not twice."""
     counts = [{"step": step.name, "kept": 0, "dropped": 0, "seconds": 0.0} for step in steps]
     narrow = con.sql(queries["narrow"][0], params=queries["narrow"][1]).to_arrow_table()
     prompts = con.sql(queries["prompts"][0], params=queries["prompts"][1]).to_arrow_table()
     candidates = _Candidates(narrow, prompts, columns)
     filed = _Filed(steps, candidates.rows)
     seen = 0
-    for batch, computed in _computed(steps, _assembled(con, queries, candidates), threads):
-        places = batch.column("_place").to_numpy()
-        filed.add(places, computed)
-        seen += len(places)
-        advance(len(places))
+    types = con.sql(queries["texts"][0], params=queries["texts"][1]).limit(0).to_arrow_table()
+    with pa.OSFile(str(spill), "wb") as sink:
+        saved = _Spill(sink, steps, types.select(list(TEXTS)).schema)
+        for batch, computed in _computed(steps, _assembled(con, queries, candidates), threads):
+            places = batch.column("_place").to_numpy()
+            filed.add(places, computed)
+            saved.add(batch, places, computed)
+            seen += len(places)
+            advance(len(places))
+        saved.close()
     if seen != candidates.rows:
         raise RuntimeError(f"{seen} of {candidates.rows} candidate rollouts had texts streamed")
     filed.close()
     kept = filed.decide(candidates.rows, counts, batch_rows)
     del filed
-    _write_kept(con, queries, candidates, kept, write, batch_rows)
+    try:
+        _write_kept(saved.read(spill, kept, candidates.rows), candidates, kept, write, batch_rows)
+    finally:
+        spill.unlink(missing_ok=True)
     return counts, candidates.rows
 
 
-def _texts(con, queries, candidates: _Candidates, keep: np.ndarray | None = None):
-    """Batches of texts with each row's place (rows not kept by ``keep`` left out)."""
+def _texts(con, queries, candidates: _Candidates):
+    """Batches of texts with each row's place (rows that are no candidate left out)."""
     text, params = queries["texts"]
     for batch in con.sql(text, params=params).to_arrow_reader(TEXT_BATCH_ROWS):
         places = candidates.places(batch)
         wanted = places >= 0
-        if keep is not None:
-            wanted &= keep[np.maximum(places, 0)]
         if not wanted.all():
             batch = batch.filter(pa.array(wanted))
             places = places[wanted]
@@ -312,24 +325,57 @@ def _assembled(con, queries, candidates: _Candidates) -> Iterator[pa.RecordBatch
         yield batch.append_column("_place", pa.array(places, pa.int64()))
 
 
-def _write_kept(con, queries, candidates: _Candidates, kept: np.ndarray, write, batch_rows):
-    """The kept rows in order: their texts are fetched (file order), then taken in order."""
-    text, params = queries["texts"]
-    parts = [con.sql(text, params=params).limit(0).to_arrow_table()]  # the types, when none kept
-    places = [np.zeros(0, dtype=np.int64)]
-    keep = np.zeros(candidates.rows, dtype=bool)
-    keep[kept] = True
-    for batch, at in _texts(con, queries, candidates, keep) if len(kept) else ():
-        parts.append(pa.Table.from_batches([batch]).select(list(parts[0].column_names)))
+def _write_kept(found, candidates: _Candidates, kept: np.ndarray, write, batch_rows):
+    """The kept rows in order, from ``found``: their texts as ``(table, places)`` pieces in any
+    order (an empty first table gives the types when none is kept), then taken in order."""
+    parts, places = [], []
+    for table, at in found:
+        parts.append(table)
         places.append(at)
-    found = np.concatenate(places)
-    order = np.argsort(found, kind="stable")
-    if not np.array_equal(found[order], kept):
+    found_at = np.concatenate(places)
+    order = np.argsort(found_at, kind="stable")
+    if not np.array_equal(found_at[order], kept):
         raise RuntimeError("the texts of the kept rollouts were not all found")
     starts = np.cumsum([0] + [part.num_rows for part in parts])
     for start in range(0, max(len(kept), 1), batch_rows):  # one empty batch when none kept
         texts = _take(parts, starts, order[start : start + batch_rows])
         write(candidates.assemble(kept[start : start + batch_rows], texts))
+
+
+class _Spill:
+    """The texts of the rows that pass every row-local step (only those can be kept), with
+    their places, written to an Arrow IPC file while the texts stream by for :func:`compute`;
+    :meth:`read` gives back those of the kept rows."""
+
+    def __init__(self, sink: pa.NativeFile, steps: tuple[Step, ...], schema: pa.Schema) -> None:
+        self.sink, self.schema = sink, schema
+        self.writer = pa.ipc.new_file(sink, schema)
+        self.local = [i for i, step in enumerate(steps) if not step.stateful]
+        self.places: list[np.ndarray] = []
+
+    def add(self, batch: pa.RecordBatch, places: np.ndarray, computed: Computed) -> None:
+        rows = np.arange(batch.num_rows)
+        for i in self.local:  # each row-local step saw the survivors of those before it
+            seen, mask, _ = computed[i]
+            rows = seen[mask] if mask is not None else seen[:0]
+        texts = batch.select(list(TEXTS)).take(pa.array(rows, pa.int64()))
+        self.writer.write_batch(texts.cast(self.schema))
+        self.places.append(places[rows])
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def read(self, path: Path, kept: np.ndarray, n: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        keep = np.zeros(n, dtype=bool)
+        keep[kept] = True
+        yield self.schema.empty_table(), np.zeros(0, dtype=np.int64)
+        with pa.OSFile(str(path), "rb") as source:
+            reader = pa.ipc.open_file(source)
+            for i, places in enumerate(self.places):
+                wanted = keep[places]
+                if wanted.any():
+                    batch = reader.get_batch(i).filter(pa.array(wanted))
+                    yield pa.Table.from_batches([batch]), places[wanted]
 
 
 def _take(parts: list[pa.Table], starts: np.ndarray, rows: np.ndarray) -> pa.Table:

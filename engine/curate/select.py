@@ -383,7 +383,8 @@ def _stream_rollouts(
     queries = rollout_queries(runs, text_condition(steps))
     with _progress(progress, label) as advance:
         counts, total = select_rollouts(con, queries, steps, write, threads=THREADS,
-                                 batch_rows=BATCH_ROWS, columns=columns, advance=advance)  # fmt: skip
+                                 batch_rows=BATCH_ROWS, columns=columns, advance=advance,
+                                 spill=folder / ".texts.arrow")  # fmt: skip
     out["writer"].close()
     counts.insert(0, {"step": "input", "kept": total, "dropped": 0, "seconds": 0.0})
     return counts, out["rows"], digest.hexdigest()

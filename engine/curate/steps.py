@@ -225,7 +225,7 @@ class NoLongParagraphs(Step):
     field: str = "reasoning"
 
     def keep(self, batch: pl.DataFrame, shared: Shared | None = None) -> pl.Series:
-        return tx.longest_paragraphs(_text(batch, self.field)) <= self.max_words
+        return tx.paragraphs_within(_text(batch, self.field), self.max_words)
 
 
 @dataclass(frozen=True, kw_only=True)

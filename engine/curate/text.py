@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import xxhash
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ngram_matrix",
     "normalized_hashes",
     "normalized_text",
+    "paragraphs_within",
     "repetition_score",
     "repetition_scores",
     "shingle_hashes",
@@ -156,12 +158,15 @@ _WEIGHTS = np.random.default_rng(12).integers(1, 2**63, size=64, dtype=np.uint64
 
 def repetition_scores(texts: pl.Series, n: int = 4, words: WordHashes | None = None) -> pl.Series:
     """:func:`repetition_score` of every text."""
-    grams, rows, windows = ngram_matrix(texts, n, words)
+    grams, _, windows = ngram_matrix(texts, n, words)
     distinct = np.zeros(len(windows), dtype=np.int64)
-    if len(grams):
-        pairs = pl.DataFrame({"row": rows, "gram": grams})
-        counted = pairs.group_by("row").agg(pl.col("gram").n_unique().alias("d"))
-        distinct[counted["row"].to_numpy()] = counted["d"].to_numpy()
+    if len(grams):  # each text's grams as one list (offsets over the flat hashes, no copy)
+        offsets = np.zeros(len(windows) + 1, dtype=np.int64)
+        np.cumsum(windows, out=offsets[1:])
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(grams))
+        counted = pl.from_arrow(lists)
+        assert isinstance(counted, pl.Series)
+        distinct = counted.list.n_unique().to_numpy().astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         scores = np.where(windows > 0, 1.0 - distinct / np.maximum(windows, 1), 0.0)
     return pl.Series("rep", scores)
@@ -171,6 +176,20 @@ def longest_paragraphs(texts: pl.Series) -> pl.Series:
     """:func:`longest_paragraph_words` of every text."""
     parts = texts.fill_null("").str.replace_all(_PARAGRAPH_RX, "\x00").str.split("\x00")
     return parts.list.eval(pl.element().str.count_matches(_WORD_RX)).list.max().fill_null(0)
+
+
+def paragraphs_within(texts: pl.Series, max_words: int) -> pl.Series:
+    """``longest_paragraphs(texts) <= max_words``, counting words only where it can fail: k
+    words take at least 2k - 1 characters (one between each two), so a paragraph of at most
+    ``2 * max_words`` bytes has at most ``max_words`` words."""
+    parts = texts.fill_null("").str.replace_all(_PARAGRAPH_RX, "\x00").str.split("\x00")
+    longest = parts.list.eval(pl.element().str.len_bytes()).list.max().fill_null(0).to_numpy()
+    within = np.ones(len(texts), dtype=bool)
+    rows = np.flatnonzero(longest > 2 * max_words)
+    if len(rows):
+        counted = parts.gather(rows).list.eval(pl.element().str.count_matches(_WORD_RX))
+        within[rows] = counted.list.max().fill_null(0).to_numpy() <= max_words
+    return pl.Series("keep", within, dtype=pl.Boolean)
 
 
 def code_blocks(texts: pl.Series) -> pl.Series:

@@ -323,3 +323,34 @@ def test_rollouts_computed_in_file_order_equal_one_sorted_query(lake, monkeypatc
     assert tables[0].schema == tables[1].schema
     assert tables[0].num_rows > 10 and tables[0].equals(tables[1])
     assert fast.lineage["ids_sha256"] == sorted_.lineage["ids_sha256"]
+
+
+def test_rollout_texts_are_read_from_the_lake_once(lake, monkeypatch) -> None:
+    """The kept rows' texts come back from the spill of the first pass (rows every row-local
+    step passes), not from a second read of the lake; the spill leaves the dataset folder. A
+    recipe of stateful steps only spills every text, one with a row-local step only its
+    survivors."""
+    from engine.curate import parse_recipe, select
+
+    passes = importlib.import_module("engine.curate.passes")
+    runs = varied_lake(lake, 3)
+    calls, spilled = [], []
+    reads = passes._texts
+    monkeypatch.setattr(passes, "_texts", lambda *a: calls.append(1) or reads(*a))
+    monkeypatch.setattr(passes, "TEXT_BATCH_ROWS", 9)
+    save = passes._Spill.add
+
+    def add(self, batch, places, computed):
+        before = sum(len(p) for p in self.places)
+        save(self, batch, places, computed)
+        spilled.append(sum(len(p) for p in self.places) - before)
+
+    monkeypatch.setattr(passes._Spill, "add", add)
+    whole = select(lake, runs, parse_recipe(RECIPE, source="t"), "whole")
+    assert len(calls) == 1
+    assert sorted(p.name for p in whole.path.iterdir()) == [
+        "data.parquet", "lineage.json", "recipe.yaml"]  # fmt: skip
+    assert 0 < whole.rows < sum(spilled) < whole.input_rows
+    calls.clear(), spilled.clear()
+    dedup = select(lake, runs, parse_recipe("steps: [exact_dedup]", source="t"), "dedup")
+    assert len(calls) == 1 and sum(spilled) == dedup.input_rows > dedup.rows > 0

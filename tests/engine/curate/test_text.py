@@ -35,6 +35,31 @@ def test_batch_measures_match_the_scalar_ones(batch: list[str | None]) -> None:
             assert (keys[i] == keys[j]) == same
 
 
+# Paragraphs packed as tightly as words go (one-character words, one character between them,
+# multi-byte letters): the byte-length shortcut of paragraphs_within is tight on these.
+tight = (
+    st.lists(st.sampled_from(["a", "É", "加", "1", "\n\n", "\n \n"]), max_size=30).map(
+        lambda parts: " ".join(parts) if len(parts) % 2 else ".".join(parts)
+    )
+    | texts
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(tight, min_size=1, max_size=6), st.integers(-1, 12))
+def test_paragraphs_within_equals_counting_every_paragraph(batch, max_words: int) -> None:
+    series = pl.Series(batch, dtype=pl.String)
+    expected = [tx.longest_paragraph_words(t) <= max_words for t in batch]
+    assert tx.paragraphs_within(series, max_words).to_list() == expected
+
+
+def test_paragraphs_within_at_the_byte_bound() -> None:
+    """k one-letter words take 2k - 1 characters: at max_words words the shortcut keeps the
+    text uncounted, one word more is counted and dropped."""
+    at, over = " ".join("a" * 3), " ".join("a" * 4)  # 3 words in 5 bytes, 4 in 7
+    assert tx.paragraphs_within(pl.Series([at, over, None]), 3).to_list() == [True, False, True]
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(texts, min_size=1, max_size=5), st.integers(1, 6))
 def test_shingle_hashes_count_the_shingles(batch: list[str | None], size: int) -> None:

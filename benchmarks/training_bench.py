@@ -3,7 +3,7 @@
 On the tiny model, one torch thread (training/train.py says why), CPU:
 
 1. SFT steps/s: the cold-start-sft recipe (programmatic long-CoT traces, assistant-only loss).
-2. GRPO steps/s: the r1-zero recipe (16 completions a step), with the lake capture on.
+2. GRPO steps/s: the r1-zero recipe (32 completions a step), with the lake capture on.
 3. Reward share of a GRPO step: wall time inside the reward functions over the step time, for the
    math rewards (math + format; target ≤ 5 %; the math worker pool is warmed first, as in a long
    run) and for the code reward. The tiny model's completions are not valid Python, so the code

@@ -98,24 +98,31 @@ def decide(
 
 
 def _computed(
-    steps: tuple[Step, ...], batches: Iterator[pa.RecordBatch], threads: int
-) -> Iterator[tuple[pa.RecordBatch, Computed]]:
+    steps: tuple[Step, ...],
+    batches: Iterator[Any],
+    threads: int,
+    work: Callable[[Any], tuple[Any, Computed]] | None = None,
+) -> Iterator[tuple[Any, Computed]]:
     """``(batch, compute(steps, batch))`` in order, ``threads`` batches computed at a time
-    (polars and numpy release the GIL, so two threads use both cores of a small machine)."""
+    (polars and numpy release the GIL, so two threads use both cores of a small machine).
+    ``work`` replaces that pair's making when given (item -> ``(result, computed)``)."""
+
+    def pair(batch: Any) -> tuple[Any, Computed]:
+        return batch, compute(steps, batch)
+
+    make = work or pair
     if threads <= 1:
         for batch in batches:
-            yield batch, compute(steps, batch)
+            yield make(batch)
         return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="select") as pool:
-        in_flight: deque[tuple[pa.RecordBatch, Future[Computed]]] = deque()
+        in_flight: deque[Future[tuple[Any, Computed]]] = deque()
         for batch in batches:
             if len(in_flight) > threads:  # bounded: a few batches in memory at a time
-                done, future = in_flight.popleft()
-                yield done, future.result()
-            in_flight.append((batch, pool.submit(compute, steps, batch)))
+                yield in_flight.popleft().result()
+            in_flight.append(pool.submit(make, batch))
         while in_flight:
-            done, future = in_flight.popleft()
-            yield done, future.result()
+            yield in_flight.popleft().result()
 
 
 # -- rollouts: sort without the texts, compute in file order, decide in the sorted order --------
@@ -287,10 +294,17 @@ def select_rollouts(
     types = con.sql(queries["texts"][0], params=queries["texts"][1]).limit(0).to_arrow_table()
     with pa.OSFile(str(spill), "wb") as sink:
         saved = _Spill(sink, steps, types.select(list(TEXTS)).schema)
-        for batch, computed in _computed(steps, _assembled(con, queries, candidates), threads):
-            places = batch.column("_place").to_numpy()
+
+        def work(item: tuple[pa.RecordBatch, np.ndarray]):  # on the pool's threads
+            texts, places = item
+            computed = compute(steps, candidates.assemble(places, texts))
+            return (places, *saved.survivors(texts, places, computed)), computed
+
+        for (places, kept_texts, kept_places), computed in _computed(
+            steps, _texts(con, queries, candidates), threads, work
+        ):
             filed.add(places, computed)
-            saved.add(batch, places, computed)
+            saved.write(kept_texts, kept_places)
             seen += len(places)
             advance(len(places))
         saved.close()
@@ -317,12 +331,6 @@ def _texts(con, queries, candidates: _Candidates):
             places = places[wanted]
         if len(places):
             yield batch, places
-
-
-def _assembled(con, queries, candidates: _Candidates) -> Iterator[pa.RecordBatch]:
-    for texts, places in _texts(con, queries, candidates):
-        batch = candidates.assemble(places, texts)
-        yield batch.append_column("_place", pa.array(places, pa.int64()))
 
 
 def _write_kept(found, candidates: _Candidates, kept: np.ndarray, write, batch_rows):
@@ -353,14 +361,20 @@ class _Spill:
         self.local = [i for i, step in enumerate(steps) if not step.stateful]
         self.places: list[np.ndarray] = []
 
-    def add(self, batch: pa.RecordBatch, places: np.ndarray, computed: Computed) -> None:
-        rows = np.arange(batch.num_rows)
+    def survivors(
+        self, texts: pa.RecordBatch, places: np.ndarray, computed: Computed
+    ) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The texts and places of the rows of a batch that every row-local step passes."""
+        rows = np.arange(texts.num_rows)
         for i in self.local:  # each row-local step saw the survivors of those before it
             seen, mask, _ = computed[i]
             rows = seen[mask] if mask is not None else seen[:0]
-        texts = batch.select(list(TEXTS)).take(pa.array(rows, pa.int64()))
-        self.writer.write_batch(texts.cast(self.schema))
-        self.places.append(places[rows])
+        kept = texts.select(list(TEXTS)).take(pa.array(rows, pa.int64()))
+        return kept.cast(self.schema), places[rows]
+
+    def write(self, texts: pa.RecordBatch, places: np.ndarray) -> None:
+        self.writer.write_batch(texts)
+        self.places.append(places)
 
     def close(self) -> None:
         self.writer.close()

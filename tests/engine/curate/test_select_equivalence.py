@@ -338,14 +338,13 @@ def test_rollout_texts_are_read_from_the_lake_once(lake, monkeypatch) -> None:
     reads = passes._texts
     monkeypatch.setattr(passes, "_texts", lambda *a: calls.append(1) or reads(*a))
     monkeypatch.setattr(passes, "TEXT_BATCH_ROWS", 9)
-    save = passes._Spill.add
+    save = passes._Spill.write
 
-    def add(self, batch, places, computed):
-        before = sum(len(p) for p in self.places)
-        save(self, batch, places, computed)
-        spilled.append(sum(len(p) for p in self.places) - before)
+    def write(self, texts, places):
+        spilled.append(len(places))
+        save(self, texts, places)
 
-    monkeypatch.setattr(passes._Spill, "add", add)
+    monkeypatch.setattr(passes._Spill, "write", write)
     whole = select(lake, runs, parse_recipe(RECIPE, source="t"), "whole")
     assert len(calls) == 1
     assert sorted(p.name for p in whole.path.iterdir()) == [

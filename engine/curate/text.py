@@ -119,15 +119,78 @@ class WordHashes:
 
     @classmethod
     def of(cls, texts: pl.Series) -> WordHashes:
+        """Pure-ASCII texts (nearly all) are split in numpy over the Arrow bytes, the others by
+        the regex of :func:`words_series`; both hash the same word strings."""
+        texts = texts.fill_null("")
+        other = texts.str.contains(r"[^\x00-\x7F]").to_numpy()
+        if not other.any():
+            return cls(*_ascii_word_hashes(texts))
+        if other.all():
+            return cls._regex(texts)
+        rows = [np.flatnonzero(~other), np.flatnonzero(other)]
+        parts = [cls(*_ascii_word_hashes(texts.gather(rows[0]))), cls._regex(texts.gather(rows[1]))]
+        return cls._interleave(parts, rows)
+
+    @classmethod
+    def _regex(cls, texts: pl.Series) -> WordHashes:
         tokens = words_series(texts)
         lengths = tokens.list.len().to_numpy().astype(np.int64)
         return cls(tokens.explode().drop_nulls().hash(seed=0).to_numpy(), lengths)
+
+    @classmethod
+    def _interleave(cls, parts: list[WordHashes], rows: list[np.ndarray]) -> WordHashes:
+        """One WordHashes over the rows of all ``parts`` (``rows[i]``: part i's positions)."""
+        order = np.argsort(np.concatenate(rows), kind="stable")
+        lengths = np.concatenate([part.lengths for part in parts])[order]
+        starts = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([part.lengths for part in parts]), out=starts[1:])
+        ends = np.cumsum(lengths)
+        index = np.repeat(starts[:-1][order] - (ends - lengths), lengths)
+        index += np.arange(len(index), dtype=np.int64)
+        return cls(np.concatenate([part.hashes for part in parts])[index], lengths)
 
     def subset(self, rows: np.ndarray) -> WordHashes:
         """The texts at the sorted positions ``rows``."""
         mask = np.zeros(len(self.lengths), dtype=bool)
         mask[rows] = True
         return WordHashes(self.hashes[np.repeat(mask, self.lengths)], self.lengths[mask])
+
+
+_ASCII_WORD = np.zeros(256, dtype=bool)
+_ASCII_WORD[
+    np.frombuffer(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", np.uint8)
+] = True
+
+
+def _ascii_word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:class:`WordHashes` fields of pure-ASCII texts without a regex: the words (``\\w+`` runs,
+    i.e. ``[A-Za-z0-9_]+`` in ASCII) are the runs of word bytes, so the word bytes alone, cut
+    where a run starts, are all the words as one Arrow string array (lower-cased first)."""
+    arr = texts.str.to_lowercase().to_arrow().cast(pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    _, offset_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offset_buffer, np.int64, len(arr) + 1, arr.offset * 8)
+    first, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+    data = np.frombuffer(data_buffer, np.uint8, size, first) if size else np.zeros(0, np.uint8)
+    offsets = offsets - first
+    word = _ASCII_WORD[data]
+    inner = offsets[1:-1][offsets[1:-1] < size]  # a text's first byte starts a run...
+    starts = word.copy()
+    starts[1:] &= ~word[:-1]
+    starts[inner] = word[inner]
+    ends = word.copy()  # ...and its last byte ends one
+    ends[:-1] &= ~word[1:]
+    last = inner - 1
+    ends[last] = word[last]
+    first_bytes, after = np.flatnonzero(starts), np.flatnonzero(ends) + 1
+    word_offsets = np.zeros(len(first_bytes) + 1, dtype=np.int64)
+    np.cumsum(after - first_bytes, out=word_offsets[1:])
+    flat = pa.LargeStringArray.from_buffers(
+        len(first_bytes), pa.py_buffer(word_offsets), pa.py_buffer(data[word])
+    )
+    hashed = pl.Series(flat).hash(seed=0).to_numpy()
+    return hashed, np.diff(np.searchsorted(first_bytes, offsets)).astype(np.int64)
 
 
 def ngram_matrix(

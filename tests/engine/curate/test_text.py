@@ -66,3 +66,19 @@ def test_shingle_hashes_count_the_shingles(batch: list[str | None], size: int) -
     flat, offsets = tx.shingle_hashes(pl.Series(batch, dtype=pl.String), size)
     counts = [len(list(tx.shingles(t, size))) for t in batch]
     assert list(offsets[1:] - offsets[:-1]) == counts and len(flat) == sum(counts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(texts | st.text(st.characters(max_codepoint=127), max_size=30), max_size=6))
+def test_word_hashes_are_the_hashes_of_each_texts_words(batch: list[str | None]) -> None:
+    """Pure-ASCII texts are split without the regex: every text still hashes exactly its words,
+    in order, whether the batch is all ASCII, all not, or mixed."""
+    got = tx.WordHashes.of(pl.Series(batch, dtype=pl.String))
+    expected = [tx.words(t) for t in batch]
+    assert got.lengths.tolist() == [len(w) for w in expected]
+    flat = [word for w in expected for word in w]
+    assert got.hashes.tolist() == pl.Series(flat, dtype=pl.String).hash(seed=0).to_list()
+    ascii_only = [t for t in batch if t is None or t.isascii()]
+    if ascii_only:
+        alone = tx.WordHashes.of(pl.Series(ascii_only, dtype=pl.String))
+        assert alone.lengths.tolist() == [len(tx.words(t)) for t in ascii_only]

@@ -38,6 +38,7 @@ __all__ = [
     "merge",
     "normal",
     "row_groups",
+    "schema_problem",
     "superseded",
     "to_rewrite",
     "write_options",
@@ -64,6 +65,11 @@ def file_problem(table: str, path: Path) -> str | None:
         stored = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         return f"unreadable Parquet footer ({exc})"
+    return schema_problem(table, stored)
+
+
+def schema_problem(table: str, stored: pa.Schema) -> str | None:
+    """Why a file whose footer holds ``stored`` is not a file of ``table``, or None."""
     expected = SCHEMAS[table]
     for field in stored:
         if expected.get_field_index(field.name) < 0:

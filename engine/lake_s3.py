@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 
 from engine.errors import LakeError, UserError
 from engine.lake import Lake
-from engine.lake_files import ROW_GROUP_ROWS, file_schema, normal, write_options
+from engine.lake_files import ROW_GROUP_ROWS, file_schema, schema_problem, write_options
 from engine.schema import SCHEMAS, conform, id_columns, to_polars
 
 __all__ = ["LEASE_S", "S3Lake", "S3Lock"]
@@ -303,13 +303,7 @@ class S3Lake(Lake):
             stored = pq.read_schema(path.removeprefix("s3://"), filesystem=self.fs)
         except (OSError, pa.ArrowException) as exc:
             return f"unreadable Parquet footer ({exc})"
-        expected = SCHEMAS[table]
-        for item in stored:
-            if expected.get_field_index(item.name) < 0:
-                return f"schema: unknown column {item.name!r}"
-            if normal(item.type) != expected.field(item.name).type:
-                return f"schema: column {item.name!r} is {item.type}"
-        return None
+        return schema_problem(table, stored)
 
     def scan(self, table: str) -> pl.LazyFrame:
         files = self.files(table)

@@ -42,6 +42,7 @@ class SplitName(StrEnum):
 
 
 class SizeName(StrEnum):
+    xxs = "xxs"
     xs = "xs"
     s = "s"
 
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
 def tiny_command(
     out: Annotated[Path, typer.Option(help="Model folder to write.")] = Path("models/tiny"),
     size: Annotated[
-        SizeName, typer.Option(help="xs (~0.9M parameters) or s (~1.9M).")
+        SizeName, typer.Option(help="xxs (~0.4M parameters), xs (~0.9M) or s (~1.9M).")
     ] = SizeName.xs,
     seed: Annotated[int, typer.Option(help="Seed of the corpus, tokenizer and weights.")] = 0,
 ) -> None:

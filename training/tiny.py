@@ -11,13 +11,15 @@ the tokenizer (byte-level BPE trained with ``tokenizers`` through the *same* nor
 pre-tokenizer that ``transformers.Qwen2Tokenizer`` rebuilds on load, so ``AutoTokenizer`` round-trips
 it), the model (``Qwen2ForCausalLM`` from a config), a short pretraining loop, and the save.
 
-Measured while tuning (issue 11), xs on this 2-core machine under heavy load from other jobs:
-~70-80 s of CPU per build; pass@1 on held-out easy arithmetic through the chat template at
-temperature 0.6 was 15 %. Builder 2 (issue 13: whole-document packing, the exact R1-Zero prompt,
-``<think>`` working in half the R1-Zero documents, 1000 steps): ~170 s of CPU for xs; held-out
-pass@1 at temperature 0.6 is ~10 % through the chat template and 6-10 % through the R1-Zero
-template, where 60 % of the completions follow the R1-Zero format. The model still copies the
-question's numbers into its working unreliably — the limit of what RL can sharpen at this size.
+Measured while tuning (issues 11 and 13, held-out easy arithmetic through the R1-Zero template,
+temperature 0.6, 33 problems x 32 samples): builder 2 (1000 steps at lr 3e-3, ``<think>`` working
+in half of the R1-Zero documents) reached pass@1 0.06-0.10 and copied the question's numbers into
+its working wrongly. Builder 3 trains 2000 steps at lr 1e-3 (1000 or 1500 steps left the model
+unable to copy at all on builder 2's corpus: a late transition, so the budget is not cut further),
+works every arithmetic answer in ``<think>`` and shows the working in compact documents too: it
+copies the numbers (no copy errors in 1,056 held-out samples), gets the drilled facts right
+greedily 9 times in 10, and held-out pass@1 is ~0.49 (maj@8 ~0.5): every error is a held-out fact
+it has not learnt. xs costs ~300 s of CPU to build, xxs ~180 s, s ~530 s.
 
 The build is cached: ``out/rlvr-tiny.json`` records a key of the arguments, the corpus mix, the
 task definitions and :data:`BUILDER_VERSION`; a second call with the same key returns at once. The folder is written
@@ -69,7 +71,7 @@ __all__ = [
     "build_tiny_model",
 ]
 
-BUILDER_VERSION = "2"  # bump when the corpus, tokenizer, model or loop changes: it keys the cache
+BUILDER_VERSION = "3"  # bump when the corpus, tokenizer, model or loop changes: it keys the cache
 MARKER = "rlvr-tiny.json"
 
 # Special tokens, in id order. <think>/</think> are ordinary (non-special) added tokens, as in Qwen3,
@@ -127,13 +129,18 @@ class TinySize:
 
 
 SIZES: dict[str, TinySize] = {
+    # xxs: the demo's distillation student, smaller than its xs teacher
+    "xxs": TinySize(
+        hidden=96, layers=3, heads=4, kv_heads=2, intermediate=288,
+        steps=2000, batch=8, seq_len=160, lr=1e-3, problems=600, drill_epochs=24,
+    ),
     "xs": TinySize(
         hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
-        steps=1000, batch=8, seq_len=160, lr=3e-3, problems=600, drill_epochs=24,
+        steps=2000, batch=8, seq_len=160, lr=1e-3, problems=600, drill_epochs=24,
     ),
     "s": TinySize(
         hidden=192, layers=4, heads=6, kv_heads=3, intermediate=576,
-        steps=600, batch=8, seq_len=160, lr=3e-3, problems=1000, drill_epochs=24,
+        steps=2000, batch=8, seq_len=160, lr=1e-3, problems=1000, drill_epochs=24,
     ),
 }  # fmt: skip
 VOCAB_SIZE = 1024
@@ -165,16 +172,16 @@ def _document(p: Problem, rng: random.Random) -> str:
     """One problem as one of four document shapes: compact, plain Q/A, ChatML, or R1-Zero.
 
     Compact documents ("What is 3 + 4 - 2? 5") carry the most answers per token, so per FLOP of a
-    pretraining budget measured in seconds they teach the arithmetic; the others teach the shapes
-    that generation uses. R1-Zero documents are the prompt of :data:`R1_ZERO_TEMPLATE` verbatim
-    (what GRPO and evaluation send), and half of them (arithmetic only) put a short working in
-    ``<think>`` before the ``<answer>``: a base model that *sometimes* follows the template's
-    format leaves the R1-Zero format reward a signal to raise (builder 1 never wrote ``<think>``,
-    so the format reward read 0 on every completion and GRPO had nothing to push).
+    pretraining budget measured in seconds they teach the arithmetic; half of the arithmetic ones
+    show the working first ("What is 3 + 4? 3 + 4 = 7"), which teaches copying the question's
+    numbers in a short context, the step the R1-Zero working needs. The others teach the shapes
+    that generation uses.
     """
     answer = _short_answer(p)
     shape = rng.random()
     if shape < 0.35:
+        if _has_working(p) and rng.random() < 0.5:
+            return f"{p.problem} {p.meta['expression']} = {answer}{ENDOFTEXT}"
         return f"{p.problem} {answer}{ENDOFTEXT}"
     if shape < 0.45:
         return f"Question: {p.problem}\nAnswer: {answer}{ENDOFTEXT}"
@@ -183,12 +190,28 @@ def _document(p: Problem, rng: random.Random) -> str:
     return _r1_zero_document(p, answer, rng)
 
 
+def _has_working(p: Problem) -> bool:
+    return p.task == "math" and "expression" in p.meta
+
+
 def _r1_zero_document(p: Problem, answer: str, rng: random.Random) -> str:
+    """The prompt of :data:`R1_ZERO_TEMPLATE` verbatim (what GRPO and evaluation send), then an
+    arithmetic answer always worked in ``<think>``, closed in the template's ``<answer>`` tags
+    half of the time and in words or bare otherwise.
+
+    So the base model follows the R1-Zero format about half of the time (the format reward has
+    something to raise), and its formatted and unformatted answers come from the same working:
+    raising the format reward cannot cost accuracy. Builder 2 put the working in only half of
+    the documents and answered the rest directly; it answered directly more accurately, so GRPO
+    traded accuracy for format (held-out pass@1 0.37 -> 0.06 in 40 steps, measured).
+    """
     prompt = R1_ZERO_TEMPLATE.replace("{prompt}", p.problem)
-    think = ""
-    if p.task == "math" and "expression" in p.meta and rng.random() < 1 / 2:
-        think = f"<think> {p.meta['expression']} = {answer} </think> "
-    return f"{prompt} {think}<answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
+    if not _has_working(p):
+        return f"{prompt} <answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
+    shape = rng.random()
+    tail = (f"<answer> {answer} </answer>" if shape < 0.5
+            else answer if shape < 0.75 else f"The answer is {answer}.")  # fmt: skip
+    return f"{prompt} <think> {p.meta['expression']} = {answer} </think> {tail}{IM_END}{ENDOFTEXT}"
 
 
 def _drills(problems: list[Problem], epochs: int, rng: random.Random) -> list[str]:

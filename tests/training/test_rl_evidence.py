@@ -31,7 +31,7 @@ selected rows (N)      129      127      129
 
 The base copies the question's numbers into its working without error; every wrong answer is a
 held-out fact it never read, so what GRPO adds is sharpening: it concentrates the samples on the
-answer the model already ranks first (maj@8 moves less than pass@1). Two things the recipe needed
+answers the model already ranks first. Two things the recipe needed
 (measured on this base, seed 0): at learning rate 1e-4 or rollout temperature 1.0 the format
 reward rises while accuracy falls (0.49 -> 0.34); see the comments in ``r1-zero.yaml``.
 """

@@ -99,7 +99,7 @@ rollouts: setup
 # written to the lake, then reward and completion length by step are read back with SQL.
 # TRAIN_TASK=countdown switches the prompts and the accuracy reward; ARGS adds key=value overrides.
 TRAIN_TASK  ?= arithmetic
-TRAIN_STEPS ?= 30
+TRAIN_STEPS ?= 60
 TRAIN_ACC   := $(if $(filter countdown,$(TRAIN_TASK)),countdown,math)
 train: setup
 	$(RLVR) model tiny --out models/tiny

@@ -25,6 +25,8 @@ def tiny_model() -> Path:
     Built once and cached on disk in ``models/.cache/`` (git-ignored; ``RLVR_TEST_MODELS`` moves
     it), so only the first session after a builder change pays for the build; pytest workers that
     ask at once wait on the builder's lock. Loads with AutoModelForCausalLM / AutoTokenizer.
+    `make test` builds it before pytest starts (~300 s of CPU): built here, inside a test's
+    setup, the build would count against that test's 300 s timeout.
     """
     import os
 

@@ -6,7 +6,7 @@ RLVR    := .venv/bin/rlvr
 LAKE    ?= lake
 STAMP   := .venv/.rlvr-setup
 
-.PHONY: setup demo demo-recorded shell verify test test-slow test-train test-adversarial test-vllm rollouts train smollm2 lint format bench serve doctor sandbox-image clean
+.PHONY: setup demo demo-recorded shell verify test test-model test-slow test-train test-adversarial test-vllm rollouts train smollm2 lint format bench serve doctor sandbox-image clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,8 @@ verify: setup
 # before pytest starts, so its one-time build is not charged to the per-test timeout of whichever
 # test asks for it first.
 TEST_MODEL := $(or $(RLVR_TEST_MODELS),models/.cache)/tiny-xs-seed0
+test-model: setup
+	$(RLVR) model tiny --out $(TEST_MODEL)
 
 # CI runs this target: lint, format and types first (mypy's cache: .mypy_cache), then the tests
 # and every `>>>` example in the packages (pyproject: testpaths, --doctest-modules).
@@ -63,16 +65,14 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
-	$(RLVR) model tiny --out $(TEST_MODEL)
+	$(MAKE) --no-print-directory test-model
 	$(PY) -m pytest -n 2 -m "not slow"
 
-test-slow: setup
-	$(RLVR) model tiny --out $(TEST_MODEL)
+test-slow: test-model
 	$(PY) -m pytest -n 2 -m slow
 
 # The training evidence of issue 13 (GRPO raises held-out pass@1, format reward rises, ...): slow.
-test-train: setup
-	$(RLVR) model tiny --out $(TEST_MODEL)
+test-train: test-model
 	$(PY) -m pytest -p no:cacheprovider -m slow tests/training
 
 # The attacks alone (they also run in `make test`).

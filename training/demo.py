@@ -210,12 +210,11 @@ class Pipeline:
             return
         log = self.work / "logs" / "00-student-base.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        code = ("import sys, torch; torch.set_num_threads(1); from training.tiny import "
-                "build_tiny_model; build_tiny_model(sys.argv[1], size=sys.argv[2], seed=0)")  # fmt: skip
+        size = self.b.student_size
+        command = [sys.executable, "-m", "engine.cli", "model", "tiny",  # `rlvr model tiny`
+                   "--size", size, "--out", str(self._model_dir(size))]  # fmt: skip
         with open(log, "a", encoding="utf-8") as handle:
-            self.student_build = subprocess.Popen(
-                [sys.executable, "-c", code, str(self._model_dir(self.b.student_size)),
-                 self.b.student_size], stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip
+            self.student_build = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
 
     def stop_student_build(self) -> None:
         """Interrupt a child build still running (the builder cleans up its temporary folder)."""

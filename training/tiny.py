@@ -59,13 +59,12 @@ from tokenizers import (
 from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
 from engine import tasks
-from engine.generate.templates import R1_ZERO_TEMPLATE
+from engine.generate.templates import build_prompt
 from engine.tasks import Problem, synthesize
 
 __all__ = [
     "BUILDER_VERSION",
     "CHAT_TEMPLATE",
-    "R1_ZERO_PREFIX",
     "SIZES",
     "TinySize",
     "build_tiny_model",
@@ -105,10 +104,6 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
-
-# R1 v1 Table 1 (engine.generate.templates): the corpus writes R1-Zero documents with the very prompt
-# that GRPO and evaluation send, so training and use see the same text.
-R1_ZERO_PREFIX = R1_ZERO_TEMPLATE.split("{prompt}")[0]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -181,7 +176,7 @@ def _document(p: Problem, rng: random.Random) -> str:
     shape = rng.random()
     if shape < 0.35:
         if _has_working(p) and rng.random() < 0.5:
-            return f"{p.problem} {p.meta['expression']} = {answer}{ENDOFTEXT}"
+            return f"{p.problem} {_working(p, answer)}{ENDOFTEXT}"
         return f"{p.problem} {answer}{ENDOFTEXT}"
     if shape < 0.45:
         return f"Question: {p.problem}\nAnswer: {answer}{ENDOFTEXT}"
@@ -194,10 +189,14 @@ def _has_working(p: Problem) -> bool:
     return p.task == "math" and "expression" in p.meta
 
 
+def _working(p: Problem, answer: str) -> str:
+    return f"{p.meta['expression']} = {answer}"
+
+
 def _r1_zero_document(p: Problem, answer: str, rng: random.Random) -> str:
-    """The prompt of :data:`R1_ZERO_TEMPLATE` verbatim (what GRPO and evaluation send), then an
-    arithmetic answer always worked in ``<think>``, closed in the template's ``<answer>`` tags
-    half of the time and in words or bare otherwise.
+    """The R1-Zero prompt as :func:`build_prompt` renders it (what GRPO and evaluation send),
+    then an arithmetic answer always worked in ``<think>``, closed in the template's ``<answer>``
+    tags half of the time and in words or bare otherwise.
 
     So the base model follows the R1-Zero format about half of the time (the format reward has
     something to raise), and its formatted and unformatted answers come from the same working:
@@ -205,13 +204,13 @@ def _r1_zero_document(p: Problem, answer: str, rng: random.Random) -> str:
     the documents and answered the rest directly; it answered directly more accurately, so GRPO
     traded accuracy for format (held-out pass@1 0.37 -> 0.06 in 40 steps, measured).
     """
-    prompt = R1_ZERO_TEMPLATE.replace("{prompt}", p.problem)
+    prompt = build_prompt(p.key, p.problem, "r1-zero").text  # what GRPO and evaluation send
     if not _has_working(p):
         return f"{prompt} <answer> {answer} </answer>{IM_END}{ENDOFTEXT}"
     shape = rng.random()
     tail = (f"<answer> {answer} </answer>" if shape < 0.5
             else answer if shape < 0.75 else f"The answer is {answer}.")  # fmt: skip
-    return f"{prompt} <think> {p.meta['expression']} = {answer} </think> {tail}{IM_END}{ENDOFTEXT}"
+    return f"{prompt} <think> {_working(p, answer)} </think> {tail}{IM_END}{ENDOFTEXT}"
 
 
 def _drills(problems: list[Problem], epochs: int, rng: random.Random) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -99,6 +100,7 @@ def test_another_budget_on_the_same_lake_is_a_user_error(tmp_path, capsys) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~510 s on a quiet machine; the suite's default is 300 s
 def test_full_demo(tmp_path) -> None:
     # The whole of `make demo`: models built from scratch, the full budget.
     lake_dir = tmp_path / "lake"
@@ -107,3 +109,34 @@ def test_full_demo(tmp_path) -> None:
     _check_artifacts(lake_dir, state, demo.FULL)
     _check_table(console.export_text(), demo.FULL.k)
     assert state["select"]["recipe"] == "r1-sft"
+
+
+def _pipeline(tmp_path: Path, models: Path, budget: demo.Budget) -> demo.Pipeline:
+    return demo.Pipeline(Lake.open(tmp_path / "lake"), tmp_path / "lake" / "demo", models, budget,
+                         _console())  # fmt: skip
+
+
+def test_the_student_model_is_built_by_a_child_through_rlvr_model_tiny(tmp_path, tiny_model):
+    # A student size other than the base's starts `rlvr model tiny` beside the stages; here the
+    # "student" is the cached xs model, so the child finds it at once and says so in its log.
+    budget = demo.Budget(base_size="xxs", student_size="xs")
+    pipe = _pipeline(tmp_path, tiny_model.parent, budget)
+    pipe.start_student_build()
+    assert pipe.student_build is not None and pipe.student_build.wait(timeout=120) == 0
+    log = (tmp_path / "lake" / "demo" / "logs" / "00-student-base.log").read_text()
+    assert "size xs" in log and "cached" in log
+    # the same sizes (the quick budget) start nothing
+    same = _pipeline(tmp_path / "q", tiny_model.parent, demo.QUICK)
+    same.start_student_build()
+    assert same.student_build is None
+
+
+def test_stopping_interrupts_a_student_build_still_running(tmp_path, tiny_model) -> None:
+    pipe = _pipeline(tmp_path, tmp_path / "models", demo.Budget(student_size="xxs"))
+    pipe.start_student_build()  # a real build: minutes, so it is still running when stopped
+    assert pipe.student_build is not None
+    time.sleep(5)  # inside the build (past interpreter start-up, which SIGINT would also stop)
+    pipe.stop_student_build()
+    assert pipe.student_build.returncode not in (None, 0)  # stopped, not finished
+    assert not (tmp_path / "models" / "tiny-xxs-seed0").exists()
+    assert not list((tmp_path / "models").glob(".tiny-xxs-seed0.tmp-*"))  # cleaned up

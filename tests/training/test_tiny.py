@@ -201,6 +201,7 @@ def test_base_model_solves_some_held_out_problems_but_not_most(tiny_model: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the build may take its 300 s, then the evaluation
 def test_size_xxs_builds_within_five_minutes_and_lands_in_the_band(
     tmp_path: Path, tiny_model: Path
 ) -> None:
@@ -235,3 +236,24 @@ def test_cli_model_tiny_reuses_the_cache_and_refuses_a_bad_out(
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and err.startswith("error: --out") and " — " in err
     assert (tmp_path / "other" / "a.txt").exists()
+
+
+def test_r1_zero_arithmetic_documents_always_show_the_working_and_vary_the_format() -> None:
+    # Builder 3 (issue 13): every arithmetic answer through the R1-Zero prompt is worked in
+    # <think> (so format and accuracy come from one path); the closing format varies, so the base
+    # follows it only part of the time and the format reward has something to raise.
+    docs = [d for d in tiny.corpus(tiny.SIZES["xs"], seed=0) if "Assistant: <think>" in d
+            or ("Assistant: <answer>" in d and "What is" in d)]  # fmt: skip
+    arithmetic = [d for d in docs if "User: What is" in d]
+    assert len(arithmetic) > 500
+    assert all("Assistant: <think> " in d for d in arithmetic)  # never answered directly
+    for d in arithmetic[:200]:
+        question = d.split("User: What is ")[1].split("?")[0]
+        working = d.split("Assistant: <think> ")[1].split(" </think>")[0]
+        assert working.startswith(f"{question} = "), (question, working)  # copies the question
+    tagged = sum(d.rsplit("</think> ", 1)[1].startswith("<answer>") for d in arithmetic)
+    tagged /= len(arithmetic)
+    assert 0.35 <= tagged <= 0.65, tagged
+    compact_worked = [d for d in tiny.corpus(tiny.SIZES["xs"], seed=0)
+                      if d.startswith("What is") and d.count(" = ") == 1 and "\n" not in d]  # fmt: skip
+    assert compact_worked  # "What is 3 + 4? 3 + 4 = 7": the working in a short context too
